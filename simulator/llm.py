@@ -1,0 +1,285 @@
+"""The narrow contract between the simulator and a chat model, plus its OpenAI-compatible implementation.
+
+Callers (the LLM judge, the interviewer) depend only on :class:`ChatModel`: send chat messages, get a
+:class:`Completion` (optionally constrained to a JSON schema) or a stream of text deltas.
+
+Any server speaking the OpenAI chat-completions API is just configuration of :class:`LLMConfig`:
+
+* OpenAI: ``base_url="https://api.openai.com/v1"``, ``model="gpt-4o-mini"``, ``api_key=...``
+* Ollama: ``base_url="http://localhost:11434/v1"``, ``model="llama3.1"`` (no key needed)
+* vLLM: ``base_url="http://localhost:8000/v1"``, ``model=<the served model name>``
+* LM Studio: ``base_url="http://localhost:1234/v1"``, ``model=<the loaded model id>``
+
+Every failure surfaces as :class:`LLMError`, whose ``reason`` is safe to show and store: the API key is
+scrubbed from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import httpx2
+import openai
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+Message = Mapping[str, str]
+"""One chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
+
+_T = TypeVar("_T")
+_FORMAT_MODES = ("json_schema", "json_object", "none")
+_MAX_BACKOFF_S = 8.0
+_MAX_REASON_CHARS = 300
+# The SDK wraps request errors, but a malformed 200 body or a stream cut mid-way surfaces unwrapped.
+_FAILURES = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
+
+
+class LLMConfig(BaseModel):
+    """Where and how to reach an OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, LM Studio...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str
+    """API root including ``/v1``, e.g. ``http://localhost:11434/v1`` for Ollama."""
+    model: str
+    """Model name as the server knows it, e.g. ``gpt-4o-mini`` or ``llama3.1``."""
+    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    """Secret key; None for local servers. Never serialized, persisted or logged."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    """Per-request timeout in seconds."""
+    max_retries: int = Field(default=2, ge=0)
+    """Extra attempts after a connection error, timeout, 429 or 5xx."""
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    """Sampling temperature; 0 keeps grading repeatable."""
+    retry_base_delay_s: float = Field(default=0.5, ge=0)
+    """First retry delay; doubles on each further retry (capped at 8 s)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> LLMConfig | None:
+        """Read ``SIMULATOR_LLM_BASE_URL``, ``SIMULATOR_LLM_MODEL`` and ``SIMULATOR_LLM_API_KEY``.
+
+        ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` are fallbacks. Returns None unless both a model and a
+        base URL are configured (for OpenAI itself set the base URL to ``https://api.openai.com/v1``).
+        """
+        base_url = environ.get("SIMULATOR_LLM_BASE_URL") or environ.get("OPENAI_BASE_URL")
+        model = environ.get("SIMULATOR_LLM_MODEL")
+        if not base_url or not model:
+            return None
+        key = environ.get("SIMULATOR_LLM_API_KEY") or environ.get("OPENAI_API_KEY")
+        return cls(base_url=base_url, model=model, api_key=SecretStr(key) if key else None)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    """The reply text (empty when the model returned no content)."""
+    model: str
+    """Model name the server reported."""
+    prompt_tokens: int | None
+    """Prompt tokens, when the server reports usage."""
+    completion_tokens: int | None
+    """Completion tokens, when the server reports usage."""
+    latency_ms: float
+    """Wall time including retries and format fallbacks."""
+
+
+class ChatModel(Protocol):
+    """What the simulator needs from a language model."""
+
+    name: str
+
+    def complete(
+        self, messages: Sequence[Message], *, json_schema: dict | None = None, schema_name: str = "reply"
+    ) -> Completion:
+        """One reply; with ``json_schema`` the endpoint is asked for JSON matching it (best effort)."""
+        ...
+
+    def stream(self, messages: Sequence[Message]) -> Iterator[str]:
+        """The reply as text deltas, as they arrive."""
+        ...
+
+
+class LLMError(Exception):
+    """A model call failed. ``reason`` is safe to show and store (secrets scrubbed)."""
+
+    def __init__(self, reason: str, *, status_code: int | None = None, secret: str | None = None) -> None:
+        self.reason = scrub_secrets(reason, secret)
+        self.status_code = status_code
+        super().__init__(self.reason)
+
+
+_SECRET_PATTERNS = (
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "[redacted]"),
+    (re.compile(r"(?i)\bbearer\s+\S+"), "Bearer [redacted]"),
+    (re.compile(r"://[^/\s@]+@"), "://[redacted]@"),
+)
+
+
+def scrub_secrets(text: str, secret: str | None = None) -> str:
+    """Remove ``secret`` and anything that looks like a key or URL credentials from ``text``."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class OpenAICompatibleModel:
+    """:class:`ChatModel` over any OpenAI-compatible chat-completions endpoint.
+
+    Retries (connection errors, timeouts, 429, 5xx) are ours, bounded by ``config.max_retries`` with
+    exponential backoff; the SDK's own retries are off so the bound is exact.
+    """
+
+    def __init__(self, config: LLMConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.name = config.model
+        self._sleep = sleep
+        self._secret = config.api_key.get_secret_value() if config.api_key else None
+        self._client = openai.OpenAI(
+            base_url=config.base_url,
+            api_key=self._secret or "not-needed",
+            timeout=config.timeout_s,
+            max_retries=0,
+        )
+        self._format_index = 0
+        self._format_lock = threading.Lock()
+
+    @property
+    def structured_output_mode(self) -> str:
+        """How JSON replies are requested now: ``json_schema``, ``json_object`` or ``none`` (after fallbacks)."""
+        return _FORMAT_MODES[self._format_index]
+
+    def complete(
+        self, messages: Sequence[Message], *, json_schema: dict | None = None, schema_name: str = "reply"
+    ) -> Completion:
+        started = time.perf_counter()
+        try:
+            response = self._create_structured(messages, json_schema, schema_name)
+        except _FAILURES as exc:
+            raise self._error(exc) from None
+        usage = response.usage
+        return Completion(
+            text=_reply_text(response),
+            model=response.model or self.name,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def stream(self, messages: Sequence[Message]) -> Iterator[str]:
+        try:
+            chunks = self._with_retries(lambda: self._create(messages, stream=True))
+            for chunk in chunks:
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        yield choice.delta.content
+        except _FAILURES as exc:
+            raise self._error(exc) from None
+
+    def _create_structured(self, messages: Sequence[Message], json_schema: dict | None, schema_name: str) -> Any:
+        if json_schema is None:
+            return self._with_retries(lambda: self._create(messages))
+        while True:
+            index = self._format_index
+            response_format = _response_format(_FORMAT_MODES[index], json_schema, schema_name)
+            try:
+                return self._with_retries(lambda rf=response_format: self._create(messages, response_format=rf))
+            except openai.APIStatusError as exc:
+                if response_format is None or not _rejects_response_format(exc):
+                    raise
+                self._fall_back_from(index)
+
+    def _fall_back_from(self, index: int) -> None:
+        with self._format_lock:
+            self._format_index = max(self._format_index, index + 1)
+
+    def _create(self, messages: Sequence[Message], **options: Any) -> Any:
+        if options.get("response_format") is None:
+            options.pop("response_format", None)
+        return self._client.chat.completions.create(
+            model=self.config.model,
+            messages=list(messages),  # type: ignore[arg-type]
+            temperature=self.config.temperature,
+            **options,
+        )
+
+    def _with_retries(self, call: Callable[[], _T]) -> _T:
+        for attempt in range(self.config.max_retries + 1):
+            try:
+                return call()
+            except openai.OpenAIError as exc:
+                if attempt == self.config.max_retries or not _is_transient(exc):
+                    raise
+                self._sleep(min(self.config.retry_base_delay_s * 2**attempt, _MAX_BACKOFF_S))
+        raise AssertionError("unreachable")
+
+    def _error(self, exc: Exception) -> LLMError:
+        where = f"{self.name} at {self.config.base_url.split('?')[0]}"
+        attempts = "" if not _is_transient(exc) else f" (after {self.config.max_retries + 1} attempts)"
+        if isinstance(exc, openai.APITimeoutError):
+            reason = f"{where}: timed out after {self.config.timeout_s:g} s{attempts}"
+        elif isinstance(exc, openai.APIConnectionError):
+            reason = f"{where}: cannot connect{attempts}"
+        elif isinstance(exc, openai.APIStatusError):
+            reason = f"{where}: HTTP {exc.status_code}: {_status_message(exc)}{attempts}"
+        elif isinstance(exc, json.JSONDecodeError):
+            reason = f"{where}: the server's response is not valid JSON"
+        else:
+            reason = f"{where}: {type(exc).__name__}: {_shorten(str(exc))}"
+        return LLMError(reason, status_code=getattr(exc, "status_code", None), secret=self._secret)
+
+
+def check_connection(model: ChatModel) -> tuple[bool, str]:
+    """One tiny completion, for the Settings page's "test connection" button: (ok, message to show)."""
+    try:
+        reply = model.complete([{"role": "user", "content": "Reply with the single word: ok"}])
+    except LLMError as exc:
+        return False, exc.reason
+    return True, f"Connected to {model.name} in {reply.latency_ms:.0f} ms (reply: {_shorten(reply.text, 40)!r})."
+
+
+def _response_format(mode: str, json_schema: dict, schema_name: str) -> dict | None:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": schema_name, "schema": json_schema, "strict": True}}
+    if mode == "json_object":
+        return {"type": "json_object"}
+    return None  # the prompt itself asks for JSON
+
+
+def _rejects_response_format(exc: openai.APIStatusError) -> bool:
+    text = str(exc).lower()
+    return exc.status_code in (400, 422) or any(
+        word in text for word in ("response_format", "json_schema", "json_object")
+    )
+
+
+def _is_transient(exc: Exception) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
+
+
+def _status_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        message = error.get("message") if isinstance(error, dict) else error
+        if message:
+            return _shorten(str(message))
+    return _shorten(exc.message)
+
+
+def _reply_text(response: Any) -> str:
+    return (response.choices[0].message.content or "") if response.choices else ""
+
+
+def _shorten(text: str, limit: int = _MAX_REASON_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,111 @@
+"""Builds the simulator's shared services (content, embedder, index, judges) once, from settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from simulator import bank
+from simulator.embeddings import Embedder
+from simulator.grading import GradeFn, GradingSpec, adhoc_spec, spec_from_question
+from simulator.judges.offline import offline_judge, spec_texts
+from simulator.retrieval import KnowledgeIndex, Progress, build_index, index_dir, load_cross_encoder
+
+JudgeKind = Literal["offline", "llm"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and which models to use; read from ``SIMULATOR_*`` environment variables."""
+
+    data_dir: Path = bank.PROJECT_ROOT / "data"
+    embed_model: str | None = None
+    reranker: str | None = None
+    question_dirs: tuple[Path, ...] = (bank.DEFAULT_QUESTION_DIR,)
+    rubric_dirs: tuple[Path, ...] = (bank.DEFAULT_RUBRIC_DIR,)
+    knowledge_dirs: tuple[Path, ...] = (bank.DEFAULT_KNOWLEDGE_DIR,)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        data_dir = Path(environ.get("SIMULATOR_DATA_DIR") or bank.PROJECT_ROOT / "data")
+        return cls(data_dir=data_dir, embed_model=environ.get("SIMULATOR_EMBED_MODEL") or None,
+                   reranker=environ.get("SIMULATOR_RERANKER") or None, env=dict(environ))
+
+
+class Runtime:
+    """Lazily built services; each heavy piece (model, index) is created at most once."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+
+    @cached_property
+    def bundle(self) -> bank.Bundle:
+        s = self.settings
+        return bank.load_bundle(s.question_dirs, s.rubric_dirs, s.knowledge_dirs)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings.embed_model)
+
+    @cached_property
+    def index(self) -> KnowledgeIndex:
+        return self.build_index()
+
+    def build_index(self, rebuild: bool = False, progress: Progress | None = None) -> KnowledgeIndex:
+        reranker = load_cross_encoder(self.settings.reranker) if self.settings.reranker else None
+        index = build_index(self.bundle.knowledge.values(), self.embedder, self.settings.data_dir,
+                            rebuild=rebuild, progress=progress, reranker=reranker)
+        self.__dict__["index"] = index
+        self.__dict__.pop("offline_judge", None)
+        return index
+
+    def reload_content(self) -> bank.Bundle:
+        """Re-read the YAML and notes (after a user adds content); the index follows on next use."""
+        for name in ("bundle", "index", "offline_judge"):
+            self.__dict__.pop(name, None)
+        return self.bundle
+
+    @cached_property
+    def offline_judge(self) -> GradeFn:
+        self._warm_bank_vectors()
+        return offline_judge(self.embedder, self.index.search)
+
+    def _warm_bank_vectors(self) -> None:
+        """Load (or compute once and save) the vectors of every bank key point and misconception."""
+        path = index_dir(self.settings.data_dir, self.embedder.name) / "bank-texts.npz"
+        bundle = self.bundle
+        texts = [t for q in bundle.questions.values() for t in spec_texts(spec_from_question(q, bundle.rubrics))]
+        if self.embedder.load_vectors(path) < len(set(texts)) or not self.embedder.has_all(texts):
+            self.embedder.save_vectors(path, texts)
+
+    def llm_judge(self) -> GradeFn:
+        from simulator.judges.llm import llm_judge
+        from simulator.llm import LLMConfig, OpenAICompatibleModel
+
+        config = LLMConfig.from_env(self.settings.env)
+        if config is None:
+            raise RuntimeError("no LLM is configured: set SIMULATOR_LLM_BASE_URL and SIMULATOR_LLM_MODEL "
+                               "(and SIMULATOR_LLM_API_KEY if the endpoint needs one)")
+        return llm_judge(OpenAICompatibleModel(config), self.index.search, hints=self.offline_judge)
+
+    def judge(self, kind: JudgeKind) -> GradeFn:
+        return self.offline_judge if kind == "offline" else self.llm_judge()
+
+    def spec_for(self, question: str, reference_answer: str, question_id: str | None = None,
+                 rubric_ids: list[str] | None = None) -> GradingSpec:
+        """The bank's spec when ``question_id`` is known; otherwise an ad-hoc spec from the reference."""
+        bundle = self.bundle
+        if question_id and question_id in bundle.questions:
+            return spec_from_question(bundle.questions[question_id], bundle.rubrics)
+        unknown = [r for r in rubric_ids or [] if r not in bundle.rubrics]
+        if unknown:
+            raise ValueError(f"unknown rubric {unknown[0]!r} (known: {', '.join(sorted(bundle.rubrics))})")
+        return adhoc_spec(question, reference_answer, rubric_ids or [], bundle.rubrics, self._similarity)
+
+    def _similarity(self, left: list[str], right: list[str]) -> list[list[float]]:
+        return (self.embedder.encode(left) @ self.embedder.encode(right).T).tolist()

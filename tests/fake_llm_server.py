@@ -1,0 +1,207 @@
+"""A scripted OpenAI-compatible chat server on 127.0.0.1, so tests drive the real ``openai`` client over a socket.
+
+Each POST to ``/v1/chat/completions`` takes the next scripted :class:`Reply` from the queue (an empty queue
+answers 500, so an unexpected call fails loudly). Every request body is recorded in ``requests``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer; build it with :func:`text`, :func:`error`, :func:`delayed`, :func:`stream`, :func:`raw`."""
+
+    content: str = ""
+    """Assistant message content (may itself be broken JSON: that is the model misbehaving)."""
+    status: int = 200
+    """HTTP status; non-2xx sends ``body`` as the error body."""
+    body: Any = None
+    """Error body (dict or str) for non-2xx replies."""
+    delay_s: float = 0.0
+    """Wait this long before answering (longer than the client timeout triggers a timeout)."""
+    chunks: tuple[str, ...] | None = None
+    """Send as SSE chunks (``data: ...`` lines ending with ``data: [DONE]``)."""
+    raw_body: str | None = None
+    """Send this exact HTTP body (e.g. broken JSON at the HTTP level)."""
+    prompt_tokens: int = 100
+    completion_tokens: int = 20
+
+
+def text(content: str, **options: Any) -> Reply:
+    return Reply(content=content, **options)
+
+
+def error(status: int, message: str = "scripted error", **options: Any) -> Reply:
+    return Reply(status=status, body={"error": {"message": message, "type": "scripted", "code": None}}, **options)
+
+
+def delayed(seconds: float, content: str = "late") -> Reply:
+    return Reply(content=content, delay_s=seconds)
+
+
+def stream(*chunks: str) -> Reply:
+    return Reply(chunks=chunks)
+
+
+def raw(body: str, status: int = 200) -> Reply:
+    return Reply(raw_body=body, status=status)
+
+
+@dataclass
+class FakeLLMServer:
+    model: str = "fake-model"
+    rejected_formats: set[str] = field(default_factory=set)
+    """``response_format`` types answered with a 400 (e.g. ``{"json_schema"}``), without using a scripted reply."""
+    requests: list[dict] = field(default_factory=list)
+    """Every POSTed request body, in order (including rejected ones)."""
+    headers: list[dict[str, str]] = field(default_factory=list)
+    """Headers of every POST, in order."""
+
+    def __post_init__(self) -> None:
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def script(self, *replies: Reply | str) -> None:
+        """Queue replies; a plain string is a normal completion with that content."""
+        with self._lock:
+            self._queue.extend(text(r) if isinstance(r, str) else r for r in replies)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> FakeLLMServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _next(self, body: dict) -> Reply:
+        response_format = (body.get("response_format") or {}).get("type")
+        if response_format in self.rejected_formats:
+            return error(400, f"response_format of type '{response_format}' is not supported by this server")
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+        return error(500, "fake server: no scripted reply left")
+
+    def _wait(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
+
+def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep pytest output clean
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/").endswith("/models"):
+                models = [{"id": server.model, "object": "model", "created": 0, "owned_by": "fake"}]
+                self._send_json(200, {"object": "list", "data": models})
+            else:
+                self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with server._lock:
+                server.requests.append(body)
+                server.headers.append(dict(self.headers.items()))
+            reply = server._next(body)
+            if reply.delay_s:
+                server._wait(reply.delay_s)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                self._answer(reply, body)
+
+        def _answer(self, reply: Reply, body: dict) -> None:
+            if reply.raw_body is not None:
+                self._send(reply.status, reply.raw_body.encode(), "application/json")
+            elif reply.status >= 400:
+                self._send_json(reply.status, reply.body)
+            elif reply.chunks is not None or body.get("stream"):
+                self._send_stream(reply.chunks if reply.chunks is not None else (reply.content,), body)
+            else:
+                self._send_json(200, _completion(reply, body.get("model") or server.model))
+
+        def _send_json(self, status: int, payload: Any) -> None:
+            data = payload if isinstance(payload, str) else json.dumps(payload)
+            self._send(status, data.encode(), "application/json")
+
+        def _send(self, status: int, data: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_stream(self, chunks: tuple[str, ...], body: dict) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            model = body.get("model") or server.model
+            for n, piece in enumerate(chunks):
+                self._event(_chunk(model, {"role": "assistant", "content": piece} if n == 0 else {"content": piece}))
+            self._event(_chunk(model, {}, finish_reason="stop"))
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+        def _event(self, payload: dict) -> None:
+            self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+            self.wfile.flush()
+
+    return Handler
+
+
+def _completion(reply: Reply, model: str) -> dict:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+        },
+    }
+
+
+def _chunk(model: str, delta: dict, finish_reason: str | None = None) -> dict:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
