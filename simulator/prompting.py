@@ -42,9 +42,16 @@ _INVISIBLE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]"
 )
 _INJECTION_HINTS = re.compile(
-    r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions?|rubric|rules|prompt)\b"
-    r"|\byou are now\b|\bnew instructions?\b|\b(?:give|award|assign)\b.{0,30}\b(?:full|maximum|max|top)\b"
-    r".{0,20}\b(?:marks?|score|points|grade|level)\b",
+    r"(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instruction|rubric|previous|above|prompt|rule|guideline|criteria)"
+    r"|\b(give|award|assign|grant|rate|score|mark)\b.{0,30}"
+    r"\b(10|ten|full marks?|maximum|max(imum)? score|perfect|top (score|marks?)|100 ?%)"
+    r"|\b(you are|act as|as) (now )?(the |an? )?(grader|judge|evaluator|examiner|assistant|system)\b"
+    r"|(^|\n)\s*(system|assistant|developer|user|grader|judge)\s*[:>]"
+    r"|<\|?/?(im_start|im_end|system|assistant|user|endoftext)\|?>|\[/?inst\]|<</?sys>>"
+    r"|\"?(score|grade|overall|level)\"?\s*[:=]\s*\"?\d"
+    r"|\b(note|message|instruction)s? (to|for) (the )?(grader|judge|evaluator|ai|model|llm)\b"
+    r"|\bnew instructions?\b|\bend of (the )?(answer|candidate)\b|```|</?answer>"
+    r"|ignor(ez|iere|ar|a)\b|忽略|игнорир|無視|무시",
     re.IGNORECASE | re.DOTALL,
 )
 _LABEL = re.compile(r"[^a-z0-9_\-]+")
@@ -72,7 +79,10 @@ def fence_untrusted(text: str, label: str = "candidate_answer") -> str:
 
 
 def injection_suspected(text: str) -> bool:
-    """Whether ``text`` carries role tags, fence delimiters or instruction-like phrases aimed at the grader."""
+    """Whether ``text`` carries role tags, fence delimiters or instruction-like phrases aimed at the grader.
+
+    Both judges use it: the offline judge drops such sentences, the LLM judge flags the answer.
+    """
     cleaned = _INVISIBLE.sub("", text)
     return bool(_ROLE_TAGS.search(cleaned) or _FENCE_RUN.search(cleaned) or _INJECTION_HINTS.search(cleaned))
 

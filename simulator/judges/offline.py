@@ -28,6 +28,7 @@ from simulator.grading import (
     PointEvidence,
     SpecMisconception,
 )
+from simulator.prompting import injection_suspected
 from simulator.text import content_terms, is_negated, split_sentences, stopword_ratio, tokens
 
 Retrieve = Callable[[str, int], list[Citation]]
@@ -62,19 +63,6 @@ class Calibration:
     """Points taken off the overall when the answer tries to instruct the grader."""
 
 
-_INJECTION = re.compile(
-    r"(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instruction|rubric|previous|above|prompt|rule|guideline|criteria)"
-    r"|\b(give|award|assign|grant|rate|score|mark)\b.{0,30}"
-    r"\b(10|ten|full marks?|maximum|max(imum)? score|perfect|top (score|marks?)|100 ?%)"
-    r"|\b(you are|act as|as) (now )?(the |an? )?(grader|judge|evaluator|examiner|assistant|system)\b"
-    r"|(^|\n)\s*(system|assistant|developer|user|grader|judge)\s*[:>]"
-    r"|<\|?/?(im_start|im_end|system|assistant|user|endoftext)\|?>|\[/?inst\]|<</?sys>>"
-    r"|\"?(score|grade|overall|level)\"?\s*[:=]\s*\"?\d"
-    r"|\b(note|message|instruction)s? (to|for) (the )?(grader|judge|evaluator|ai|model|llm)\b"
-    r"|\bnew instructions?\b|\bend of (the )?(answer|candidate)\b|```|</?answer>"
-    r"|ignor(ez|iere|ar|a)\b|忽略|игнорир|無視|무시",
-    re.IGNORECASE,
-)
 _REFUTING = re.compile(
     r"\b(myth|misconception|mistake|wrong|false|incorrect|untrue|fallacy|trap|pitfall|naive|people (think|assume|say)"
     r"|some (think|assume|say)|contrary|it is tempting|tempting to|don'?t believe|not true)\b",
@@ -134,7 +122,7 @@ def warm(embedder: Embedder, specs: list[GradingSpec], answers: list[str]) -> No
 def _clean_sentences(answer: str) -> tuple[list[str], list[str]]:
     """Answer sentences with grader-directed instructions removed, and the flags that caused."""
     sentences = split_sentences(answer)
-    kept = [s for s in sentences if not _INJECTION.search(s)]
+    kept = [s for s in sentences if not injection_suspected(s)]
     flags = ["injection-ignored"] if len(kept) < len(sentences) else []
     return kept, flags
 
