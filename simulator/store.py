@@ -8,7 +8,9 @@ to the YAML never change history. API keys are never stored: no column or settin
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -19,6 +21,7 @@ from typing import Any, Literal, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     JSON,
@@ -29,6 +32,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Select,
     String,
     Text,
     TypeDecorator,
@@ -407,7 +411,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -416,6 +420,20 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         # Writers take the write lock up front: a deferred transaction that reads and then writes gets
         # SQLITE_BUSY without waiting when another writer committed in between (WAL snapshot conflict).
         connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get(_BEGIN_MODE, 'DEFERRED')}")
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL once; retry, as SQLite reports "locked" here without waiting."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _writer(engine: Engine) -> Engine:
@@ -457,8 +475,6 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None before the first migration."""
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -835,7 +851,7 @@ def _next_seq(session: Session, session_id: int) -> int:
     return (session.scalar(select(func.max(TurnRow.seq)).where(TurnRow.session_id == session_id)) or 0) + 1
 
 
-def _summary_query(wanted: _ListFilter) -> Any:
+def _summary_query(wanted: _ListFilter) -> Select[Any]:
     answered = (select(TurnRow.session_id, func.count().label("n")).where(TurnRow.kind == "answer")
                 .group_by(TurnRow.session_id).subquery())
     scores = (select(TurnRow.session_id, func.avg(GradeRow.overall).label("average"))

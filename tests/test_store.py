@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -37,6 +39,8 @@ from simulator.store import (
     migrate,
 )
 from tests.content_fixtures import question_yaml, write_content
+
+_T = TypeVar("_T")
 
 # ---------------------------------------------------------------- fixtures and builders
 
@@ -204,6 +208,26 @@ def test_database_url_comes_from_the_argument_the_environment_or_the_data_folder
 # ---------------------------------------------------------------- concurrency
 
 
+def _in_twenty_threads(task: Callable[[int, threading.Barrier], _T]) -> list[_T]:
+    """Run ``task(n, start)`` for n in 0..19 at once; a failing thread releases the others and its error is raised."""
+    start = threading.Barrier(20, timeout=30)
+
+    def guarded(n: int) -> _T:
+        try:
+            return task(n, start)
+        except BaseException:
+            start.abort()
+            raise
+
+    with ThreadPoolExecutor(20) as pool:
+        futures = [pool.submit(guarded, n) for n in range(20)]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
+    if errors:
+        raise (real or errors)[0]
+    return [f.result() for f in futures]
+
+
 def _write_turns(store: Store, session_id: int, writer: int, start: threading.Barrier, count: int = 25) -> list[int]:
     start.wait()
     written, asked = [], None
@@ -228,9 +252,7 @@ def _assert_complete(detail: SessionDetail, written: list[int], count: int) -> N
 
 def test_twenty_threads_writing_one_session_lose_nothing(store: Store) -> None:
     session_id = store.create_session("racer", SessionSettings(), "offline", "offline", [])
-    start = threading.Barrier(20)
-    with ThreadPoolExecutor(20) as pool:
-        results = list(pool.map(lambda n: _write_turns(store, session_id, n, start), range(20)))
+    results = _in_twenty_threads(lambda n, start: _write_turns(store, session_id, n, start))
     detail = store.session_detail(session_id)
     _assert_complete(detail, [t for ids in results for t in ids], 500)
     assert len(detail.answers) == 240
@@ -239,16 +261,13 @@ def test_twenty_threads_writing_one_session_lose_nothing(store: Store) -> None:
         assert mine == list(range(25))
 
 
-def test_twenty_stores_on_twenty_sessions_of_one_file_lose_nothing(db_url: str) -> None:
-    start = threading.Barrier(20)
-
-    def run(writer: int) -> tuple[int, list[int]]:
-        with Store(db_url) as own:  # a separate engine per thread, like separate processes; all migrate at once
+def test_twenty_stores_on_twenty_sessions_of_a_new_file_lose_nothing(db_url: str) -> None:
+    def run(writer: int, start: threading.Barrier) -> tuple[int, list[int]]:
+        with Store(db_url) as own:  # one engine per thread, like separate processes; all create and migrate at once
             session_id = own.create_session(f"racer-{writer}", SessionSettings(), "offline", "offline", [])
             return session_id, _write_turns(own, session_id, writer, start)
 
-    with ThreadPoolExecutor(20) as pool:
-        results = list(pool.map(run, range(20)))
+    results = _in_twenty_threads(run)
     with Store(db_url) as store:
         assert len({session_id for session_id, _ in results}) == 20
         for session_id, written in results:
