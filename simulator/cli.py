@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--timing", action="store_true",
                              help="also time the bare encoder on the same answers and print the ratio")
         sub.set_defaults(func=cmd_grade if name == "grade" else cmd_eval)
+
+    from simulator import terminal
+
+    terminal.add_commands(commands)
     return parser
 
 

@@ -11,9 +11,13 @@ from typing import Literal
 
 from simulator import bank
 from simulator.embeddings import Embedder
-from simulator.grading import GradeFn, GradingSpec, adhoc_spec, spec_from_question
+from simulator.engine import InterviewEngine
+from simulator.grading import LLM_JUDGE, OFFLINE_JUDGE, GradeFn, GradingSpec, adhoc_spec, spec_from_question
+from simulator.interviewer import Interviewer, LLMInterviewer, OfflineInterviewer
 from simulator.judges.offline import offline_judge, spec_texts
+from simulator.llm import LLMConfig
 from simulator.retrieval import KnowledgeIndex, Progress, build_index, index_dir, load_cross_encoder
+from simulator.store import Store
 
 JudgeKind = Literal["offline", "llm"]
 
@@ -40,8 +44,10 @@ class Settings:
 class Runtime:
     """Lazily built services; each heavy piece (model, index) is created at most once."""
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, llm: LLMConfig | None = None):
         self.settings = settings or Settings.from_env()
+        self.llm_override = llm
+        """LLM endpoint chosen at run time (the Settings page); None reads the environment."""
 
     @cached_property
     def bundle(self) -> bank.Bundle:
@@ -83,18 +89,41 @@ class Runtime:
         if self.embedder.load_vectors(path) < len(set(texts)) or not self.embedder.has_all(texts):
             self.embedder.save_vectors(path, texts)
 
-    def llm_judge(self) -> GradeFn:
-        from simulator.judges.llm import llm_judge
-        from simulator.llm import LLMConfig, OpenAICompatibleModel
-
-        config = LLMConfig.from_env(self.settings.env)
+    def llm_config(self) -> LLMConfig:
+        config = self.llm_override or LLMConfig.from_env(self.settings.env)
         if config is None:
             raise RuntimeError("no LLM is configured: set SIMULATOR_LLM_BASE_URL and SIMULATOR_LLM_MODEL "
                                "(and SIMULATOR_LLM_API_KEY if the endpoint needs one)")
-        return llm_judge(OpenAICompatibleModel(config), self.index.search, hints=self.offline_judge)
+        return config
+
+    def llm_judge(self) -> GradeFn:
+        from simulator.judges.llm import llm_judge
+        from simulator.llm import OpenAICompatibleModel
+
+        return llm_judge(OpenAICompatibleModel(self.llm_config()), self.index.search, hints=self.offline_judge)
 
     def judge(self, kind: JudgeKind) -> GradeFn:
         return self.offline_judge if kind == "offline" else self.llm_judge()
+
+    def judge_name(self, kind: JudgeKind) -> str:
+        return OFFLINE_JUDGE if kind == "offline" else f"{LLM_JUDGE}:{self.llm_config().model}"
+
+    def interviewer(self, kind: JudgeKind, seed: int = 0) -> Interviewer:
+        offline = OfflineInterviewer(seed)
+        if kind == "offline":
+            return offline
+        from simulator.llm import OpenAICompatibleModel
+
+        config = self.llm_config()
+        return LLMInterviewer(OpenAICompatibleModel(config), config.model, fallback=offline)
+
+    def engine(self, store: Store, interviewer: JudgeKind = "offline", judge: JudgeKind = "offline",
+               seed: int = 0) -> InterviewEngine:
+        """An interview engine over ``store``; an LLM judge falls back to the offline judge per answer."""
+        bundle = self.bundle
+        return InterviewEngine(store, bundle.questions, bundle.rubrics, judge=self.judge(judge),
+                               interviewer=self.interviewer(interviewer, seed), judge_name=self.judge_name(judge),
+                               fallback_judge=self.offline_judge if judge == "llm" else None)
 
     def spec_for(self, question: str, reference_answer: str, question_id: str | None = None,
                  rubric_ids: list[str] | None = None) -> GradingSpec:

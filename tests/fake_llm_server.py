@@ -32,6 +32,8 @@ class Reply:
     """Send as SSE chunks (``data: ...`` lines ending with ``data: [DONE]``)."""
     raw_body: str | None = None
     """Send this exact HTTP body (e.g. broken JSON at the HTTP level)."""
+    broken_after: int | None = None
+    """For a stream: after this many chunks send a malformed event instead of the rest (a server dying mid-reply)."""
     prompt_tokens: int = 100
     completion_tokens: int = 20
 
@@ -48,8 +50,8 @@ def delayed(seconds: float, content: str = "late") -> Reply:
     return Reply(content=content, delay_s=seconds)
 
 
-def stream(*chunks: str) -> Reply:
-    return Reply(chunks=chunks)
+def stream(*chunks: str, broken_after: int | None = None) -> Reply:
+    return Reply(chunks=chunks, broken_after=broken_after)
 
 
 def raw(body: str, status: int = 200) -> Reply:
@@ -148,7 +150,8 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             elif reply.status >= 400:
                 self._send_json(reply.status, reply.body)
             elif reply.chunks is not None or body.get("stream"):
-                self._send_stream(reply.chunks if reply.chunks is not None else (reply.content,), body)
+                self._send_stream(reply.chunks if reply.chunks is not None else (reply.content,), body,
+                                  reply.broken_after)
             else:
                 self._send_json(200, _completion(reply, body.get("model") or server.model))
 
@@ -163,13 +166,17 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _send_stream(self, chunks: tuple[str, ...], body: dict) -> None:
+        def _send_stream(self, chunks: tuple[str, ...], body: dict, broken_after: int | None = None) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
             model = body.get("model") or server.model
             for n, piece in enumerate(chunks):
+                if n == broken_after:
+                    self.wfile.write(b"data: {not json\n\n")
+                    self.wfile.flush()
+                    return
                 self._event(_chunk(model, {"role": "assistant", "content": piece} if n == 0 else {"content": piece}))
             self._event(_chunk(model, {}, finish_reason="stop"))
             self.wfile.write(b"data: [DONE]\n\n")

@@ -308,13 +308,15 @@ def _feedback(criteria: list[tuple[CriterionGrade, float]], points: list[PointEv
               hits: list[MisconceptionHit], flags: list[str]) -> str:
     lines = []
     graded = [c for c, _ in criteria]
-    if graded:
-        best = max(graded, key=lambda c: (c.level, c.weight))
-        worst = min(graded, key=lambda c: (c.level, -c.weight))
+    best = max(graded, key=lambda c: (c.level, c.weight), default=None)
+    worst = min(graded, key=lambda c: (c.level, -c.weight), default=None)
+    if best is not None and worst is not None and best.level > worst.level:
         lines.append(f"Strongest: {best.title} (level {best.level}/4). Weakest: {worst.title} (level {worst.level}/4).")
+    elif best is not None:
+        lines.append(f"{'Every criterion' if len(graded) > 1 else best.title}: level {best.level}/4.")
     missed = [p for p in points if not p.covered]
     if missed:
-        lines.append("To add: " + "; ".join(_short(p.key_point, 90) for p in missed[:3]) + ".")
+        lines.append("To add: " + "; ".join(_short(p.key_point, 90).rstrip(".") for p in missed[:3]) + ".")
     for hit in hits:
         lines.append(f"Careful: {hit.correction}")
     if "keyword-list" in flags:

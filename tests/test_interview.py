@@ -1,0 +1,361 @@
+"""The interview engine end to end: real SQLite files, the real offline judge, the CLI in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator import export
+from simulator.engine import MAX_ANSWER_CHARS, InterviewEngine, InterviewError, Stage
+from simulator.grading import Grade
+from simulator.interviewer import LLMInterviewer, OfflineInterviewer
+from simulator.llm import LLMConfig, OpenAICompatibleModel
+from simulator.store import SessionSettings, Store
+from tests import fake_llm_server as fake
+
+ROOT = Path(__file__).resolve().parent.parent
+WEAK = "I am not sure; maybe it depends."
+STRONG_LORA = (
+    "Full fine-tuning updates every weight and typically needs a multi-GPU node such as eight A100s. LoRA freezes "
+    "the base weights and trains small low-rank adapter matrices, well under one percent of the parameters, so it "
+    "fits on a single A100 and reaches roughly 95 percent of full fine-tuning quality. Because the base weights stay "
+    "frozen, LoRA also reduces catastrophic forgetting on a small dataset. Adapters are only megabytes, so one base "
+    "model can serve several task adapters. I default to LoRA."
+)
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    with Store(f"sqlite:///{tmp_path / 'interviews.db'}") as opened:
+        yield opened
+
+
+def engine_for(runtime, store: Store) -> InterviewEngine:
+    return runtime.engine(store, seed=1)
+
+
+def settings(**changes) -> SessionSettings:
+    return SessionSettings(**{"questions": 2, "follow_ups": 1, **changes})
+
+
+def answer_and_grade(engine: InterviewEngine, session_id: int, text: str) -> Grade:
+    engine.answer(session_id, text, duration_s=3.0)
+    return engine.grade_pending(session_id)[0]
+
+
+def test_states_follow_ups_and_finish(runtime, store):
+    engine = engine_for(runtime, store)
+    session_id = engine.start("ana", settings(questions=2, follow_ups=1), seed=3)
+    assert engine.stage(session_id) == Stage.READY
+    first = engine.next_turn(session_id)
+    assert first.kind == "question" and first.question.prompt.strip() in first.text
+    first.commit()
+    assert engine.stage(session_id) == Stage.ASKED
+    engine.answer(session_id, WEAK, duration_s=4.2)
+    assert engine.stage(session_id) == Stage.ANSWERED
+    with pytest.raises(InterviewError, match="not graded"):
+        engine.next_turn(session_id)
+    [grade] = engine.grade_pending(session_id)
+    assert grade.status == "scored" and grade.overall < 5
+    assert engine.stage(session_id) == Stage.GRADED
+
+    follow_up = engine.next_turn(session_id)
+    assert follow_up.kind == "follow_up"
+    follow_up.commit()
+    answer_and_grade(engine, session_id, WEAK)
+    second = engine.next_turn(session_id)
+    assert second.kind == "question", "follow_ups=1 allows one follow-up per question"
+    second.commit()
+    answer_and_grade(engine, session_id, WEAK)
+    engine.next_turn(session_id).commit()  # its follow-up
+    answer_and_grade(engine, session_id, WEAK)
+    assert engine.next_turn(session_id) is None
+    detail = engine.detail(session_id)
+    assert detail.status == "finished" and engine.stage(session_id) == Stage.FINISHED
+    assert [t.kind for t in detail.turns] == ["question", "answer", "follow_up", "answer"] * 2
+    assert detail.position == 2
+    assert all(a.duration_s == 3.0 or a.duration_s == 4.2 for a in detail.answers)
+    follow = detail.turns[2]
+    assert follow.meta["criterion"] and follow.meta["follow_up"] in follow.text
+    # A follow-up answer is graded on the criterion it probes.
+    assert [c.key for c in detail.turns[3].grade.criteria] == [follow.meta["criterion"]]
+
+
+def test_strong_answer_moves_on_without_a_follow_up(runtime, store):
+    engine = engine_for(runtime, store)
+    lora = "finetune-lora-vs-full"
+    assert lora in runtime.bundle.questions
+    # Pin the plan to one known question: a session may be created with any plan.
+    session_id = store.create_session("bo", settings(questions=1), "offline", engine.judge_name, [lora])
+    engine.next_turn(session_id).commit()
+    grade = answer_and_grade(engine, session_id, STRONG_LORA)
+    assert grade.overall >= 7.5, grade.feedback
+    assert engine.next_turn(session_id) is None
+    assert engine.detail(session_id).status == "finished"
+
+
+def test_follow_ups_setting_bounds_the_follow_ups(runtime, store):
+    engine = engine_for(runtime, store)
+    for allowed in (0, 2):
+        session_id = engine.start(f"p{allowed}", settings(questions=1, follow_ups=allowed), seed=4)
+        kinds = []
+        while (pending := engine.next_turn(session_id)) is not None:
+            pending.commit()
+            kinds.append(pending.kind)
+            answer_and_grade(engine, session_id, WEAK)
+        assert kinds == ["question"] + ["follow_up"] * allowed
+        asked = [t.meta.get("follow_up") for t in engine.detail(session_id).turns if t.kind == "follow_up"]
+        assert len(set(asked)) == len(asked), "a follow-up is never repeated"
+
+
+def test_bad_answers_are_refused_or_noted(runtime, store):
+    engine = engine_for(runtime, store)
+    session_id = engine.start("cy", settings(questions=1, time_limit_s=30), seed=1)
+    with pytest.raises(InterviewError, match="not waiting for an answer"):
+        engine.answer(session_id, "too early")
+    engine.next_turn(session_id).commit()
+    for empty in ("", "   \n\t"):
+        with pytest.raises(InterviewError, match="empty"):
+            engine.answer(session_id, empty)
+    receipt = engine.answer(session_id, "x" * (MAX_ANSWER_CHARS + 5), duration_s=95)
+    assert any("100,000" in n for n in receipt.notices) and any("soft limit is 30 s" in n for n in receipt.notices)
+    stored = engine.detail(session_id).answers[0]
+    assert len(stored.text) == MAX_ANSWER_CHARS
+    assert stored.meta == {"truncated_from_chars": MAX_ANSWER_CHARS + 5, "over_time_limit_s": 30}
+
+
+def test_history_is_graded_from_the_snapshot_and_removed_questions_are_skipped(runtime, store):
+    engine = engine_for(runtime, store)
+    plan = ["finetune-lora-vs-full", "gone-from-the-bank", "cost-which-is-cheaper"]
+    present = [q for q in plan if q in runtime.bundle.questions]
+    assert len(present) == 2, "test expects these bank ids to exist"
+    session_id = store.create_session("di", settings(questions=3, follow_ups=0), "offline", engine.judge_name, plan)
+    engine.next_turn(session_id).commit()
+    engine.answer(session_id, STRONG_LORA)
+    # The bank changes between asking and grading: grading must use the question as asked.
+    edited = dict(runtime.bundle.questions)
+    original = edited.pop("finetune-lora-vs-full")
+    changed_engine = InterviewEngine(store, edited, runtime.bundle.rubrics, runtime.offline_judge,
+                                     OfflineInterviewer(), engine.judge_name)
+    [grade] = changed_engine.grade_pending(session_id)
+    assert {p.key_point for p in grade.points} == {p.text for p in original.key_points}
+    next_question = changed_engine.next_turn(session_id)
+    assert next_question.question.id == "cost-which-is-cheaper"
+    next_question.commit()
+    notes = [t.text for t in engine.detail(session_id).turns if t.kind == "note"]
+    assert notes == ["Skipped 'gone-from-the-bank': it is no longer in the question bank."]
+
+
+def test_a_crash_while_grading_is_graded_on_resume(runtime, tmp_path):
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    with Store(url) as first_process:
+        engine = engine_for(runtime, first_process)
+        session_id = engine.start("ed", settings(questions=1), seed=2)
+        engine.next_turn(session_id).commit()
+        engine.answer(session_id, WEAK)
+    # A new process opens the database: the answer is there, waiting for its grade.
+    with Store(url) as second_process:
+        engine = engine_for(runtime, second_process)
+        assert engine.stage(session_id) == Stage.ANSWERED
+        assert [a.text for a in engine.detail(session_id).pending_grades] == [WEAK]
+        [grade] = engine.grade_pending(session_id)
+        assert grade.status == "scored"
+        assert engine.stage(session_id) == Stage.GRADED
+
+
+def test_a_pending_turn_is_stored_once_even_when_committed_twice(runtime, store):
+    engine = engine_for(runtime, store)
+    session_id = engine.start("fa", settings(questions=2), seed=1)
+    first, again = engine.next_turn(session_id), engine.next_turn(session_id)
+    assert first.commit() == first.commit()
+    assert again.commit() == first.turn_id, "a rerun's duplicate question is not stored twice"
+    assert len(engine.detail(session_id).turns) == 1
+
+
+def test_abandoned_session_accepts_nothing_more(runtime, store):
+    engine = engine_for(runtime, store)
+    session_id = engine.start("gu", settings(questions=2), seed=1)
+    engine.next_turn(session_id).commit()
+    engine.abandon(session_id)
+    assert engine.stage(session_id) == Stage.ABANDONED
+    assert engine.next_turn(session_id) is None
+    with pytest.raises(InterviewError):
+        engine.answer(session_id, "late answer")
+
+
+def test_llm_interviewer_and_judge_failures_fall_back_per_turn(runtime, store, fake_llm):
+    config = LLMConfig(base_url=fake_llm.base_url, model="fake-model", timeout_s=2, max_retries=0)
+    interviewer = LLMInterviewer(OpenAICompatibleModel(config), "fake-model", fallback=OfflineInterviewer(seed=1))
+    from simulator.judges.llm import llm_judge
+
+    judge = llm_judge(OpenAICompatibleModel(config), runtime.index.search, max_attempts=1)
+    engine = InterviewEngine(store, runtime.bundle.questions, runtime.bundle.rubrics, judge, interviewer,
+                             "llm:fake-model", fallback_judge=runtime.offline_judge)
+    session_id = engine.start("hu", settings(questions=2, follow_ups=0), seed=1)
+
+    fake_llm.script(fake.stream("Let's begin: ", "why LoRA?"))
+    engine.next_turn(session_id).commit()
+    fake_llm.script(fake.error(500, "judge backend down"))
+    engine.answer(session_id, WEAK)
+    [grade] = engine.grade_pending(session_id)
+    assert grade.status == "scored" and grade.judge == "offline-evidence"
+    assert "judge-fallback" in grade.flags and "judge backend down" in grade.reason
+
+    fake_llm.script(fake.error(503, "interviewer backend down"))
+    engine.next_turn(session_id).commit()
+    turns = engine.detail(session_id).turns
+    assert turns[0].text == "Let's begin: why LoRA?" and turns[0].meta == {"interviewer": "llm:fake-model",
+                                                                            "plan_position": 0}
+    assert turns[2].meta["interviewer"] == "offline-fallback" and "503" in turns[2].meta["fallback_reason"]
+    assert turns[2].question().prompt.strip() in turns[2].text
+    assert [a.text for a in engine.detail(session_id).answers] == [WEAK], "the answer is intact"
+
+
+# ---------------------------------------------------------------- command line
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory) -> Path:
+    """One search index for the module's subprocesses; each test still gets its own database."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def cli_env(tmp_path, index_dir) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+            "SIMULATOR_DATA_DIR": str(index_dir), "SIMULATOR_DB_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "simulator", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_scripted_three_question_interview_with_follow_ups_is_exported(tmp_path, cli_env):
+    script = tmp_path / "answers.txt"
+    script.write_text("\n---\n".join([WEAK, "Retrieval keeps facts current.", STRONG_LORA, WEAK, WEAK, WEAK, WEAK])
+                      + "\n")
+    run = cli(cli_env, "interview", "--profile", "scripted", "--questions", "3", "--answers", str(script),
+              "--seed", "11")
+    assert run.returncode == 0, run.stderr
+    session_id = int(run.stdout.strip().splitlines()[-1].removeprefix("session "))
+    assert run.stdout.count("Interviewer:") >= 4 and "Score " in run.stdout
+
+    with Store(cli_env["SIMULATOR_DB_URL"]) as store:
+        detail = store.session_detail(session_id)
+    assert detail.status == "finished"
+    assert sum(t.kind == "question" for t in detail.turns) == 3
+    assert any(t.kind == "follow_up" for t in detail.turns)
+    assert all(a.grade is not None and a.grade.status == "scored" for a in detail.answers)
+
+    markdown = cli(cli_env, "sessions", "export", str(session_id), "--format", "md")
+    assert markdown.returncode == 0
+    for n in (1, 2, 3):
+        assert f"## Question {n} " in markdown.stdout
+    assert "### Follow-up:" in markdown.stdout and "**Score: " in markdown.stdout
+    assert "| Criterion | Level | Why |" in markdown.stdout and "Model answer" in markdown.stdout
+
+    out = tmp_path / "session.json"
+    exported = cli(cli_env, "sessions", "export", str(session_id), "--format", "json", "--output", str(out))
+    assert exported.returncode == 0
+    restored = export.session_from_json(json.loads(out.read_text()))
+    assert restored == detail
+    assert export.session_markdown(restored) == markdown.stdout, "the JSON export re-renders the same transcript"
+
+    listing = cli(cli_env, "sessions", "list", "--profile", "scripted")
+    assert f"{session_id:>5}  scripted" in listing.stdout and "finished" in listing.stdout
+    shown = cli(cli_env, "sessions", "show", str(session_id))
+    assert shown.returncode == 0 and WEAK in shown.stdout
+    missing = cli(cli_env, "sessions", "show", "999")
+    assert missing.returncode == 1 and "no session 999" in missing.stderr
+
+
+def _lines(stream) -> queue.Queue:
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
+
+
+def _read_until(lines: queue.Queue, prefix: str, timeout: float = 120) -> list[str]:
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if line.startswith(prefix):
+            return seen
+    raise AssertionError(f"no line starting with {prefix!r} in {''.join(seen)!r}")
+
+
+def test_killed_interview_keeps_every_answer_and_resumes_where_it_stopped(tmp_path, cli_env):
+    command = [sys.executable, "-m", "simulator", "interview", "--profile", "killed", "--questions", "2",
+               "--follow-ups", "1", "--seed", "5"]
+    process = subprocess.Popen(command, cwd=ROOT, env=cli_env, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = _lines(process.stdout)
+        header = _read_until(lines, "Session ")
+        session_id = int(header[-1].split()[1])
+        _read_until(lines, "Interviewer:")
+        process.stdin.write(f"{WEAK}\n\n")
+        process.stdin.flush()
+        _read_until(lines, "Interviewer:")  # graded, and the follow-up is stored and shown
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    with Store(cli_env["SIMULATOR_DB_URL"]) as store:
+        detail = store.session_detail(session_id)
+    assert detail.status == "active"
+    assert [t.kind for t in detail.turns] == ["question", "answer", "follow_up"]
+    assert detail.answers[0].text == WEAK and detail.answers[0].grade is not None
+    assert detail.answers[0].duration_s is not None
+
+    script = tmp_path / "rest.txt"
+    script.write_text("\n---\n".join(["follow-up answer", "second answer", "second follow-up answer"]))
+    resumed = cli(cli_env, "interview", "--resume", str(session_id), "--answers", str(script))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "(resuming) Interviewer:" in resumed.stdout
+    with Store(cli_env["SIMULATOR_DB_URL"]) as store:
+        after = store.session_detail(session_id)
+    assert after.status == "finished"
+    assert [a.text for a in after.answers] == [WEAK, "follow-up answer", "second answer", "second follow-up answer"]
+    assert after.turns[:3] == detail.turns[:3], "what was stored before the kill is unchanged"
+
+
+def test_out_of_answers_leaves_the_session_open(tmp_path, cli_env):
+    script = tmp_path / "one.txt"
+    script.write_text(WEAK)
+    run = cli(cli_env, "interview", "--questions", "2", "--answers", str(script), "--seed", "1")
+    assert run.returncode == 0
+    assert "stays open: resume with --resume" in run.stdout
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n---\n  \n")
+    refused = cli(cli_env, "interview", "--answers", str(empty))
+    assert refused.returncode == 1 and "no answers found" in refused.stderr
+
+
+def test_markdown_export_renders_candidate_text_inert(runtime, store):
+    engine = engine_for(runtime, store)
+    session_id = engine.start("ivy", settings(questions=1, follow_ups=0), seed=1)
+    engine.next_turn(session_id).commit()
+    hostile = "<script>alert(1)</script>\n# Heading\n![x](http://evil.example/p.png) [link](http://e.x)\n- item"
+    engine.answer(session_id, hostile)
+    engine.grade_pending(session_id)
+    markdown = export.session_markdown(engine.detail(session_id))
+    assert "<script>" not in markdown and "\\<script\\>" in markdown
+    assert "![x](" not in markdown and "[link](" not in markdown
+    assert "> \\# Heading" in markdown and "> \\- item" in markdown
