@@ -1,14 +1,23 @@
-"""Streamlit entry point: builds the page navigation."""
+"""Streamlit entry point: loads the shared resources once (with a spinner), then runs the selected page."""
 
 import streamlit as st
+
+from simulator import resources
 
 
 def main() -> None:
     st.set_page_config(page_title="Interview Simulator", page_icon=":material/record_voice_over:", layout="wide")
     pages = [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/interview.py", title="Interview", icon=":material/record_voice_over:", default=True),
+        st.Page("pages/review.py", title="Review", icon=":material/history:"),
+        st.Page("pages/progress.py", title="Progress", icon=":material/monitoring:"),
+        st.Page("pages/question_bank.py", title="Question bank", icon=":material/quiz:"),
+        st.Page("pages/knowledge.py", title="Knowledge", icon=":material/menu_book:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ]
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    resources.warm_up()
+    page.run()
 
 
 main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,9 +43,15 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._batch_size = batch_size
+        # The app serves several browser sessions from threads; the LRU cache must not be mutated concurrently.
+        self._lock = threading.RLock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for ``texts`` (shape ``len(texts) × dim``), encoding only the ones not cached."""
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
             for text, vector in zip(missing, self.encode_uncached(missing), strict=True):
@@ -56,7 +63,8 @@ class Embedder:
         return np.stack([self._cache[t] for t in texts])
 
     def has_all(self, texts: Sequence[str]) -> bool:
-        return all(t in self._cache for t in texts)
+        with self._lock:
+            return all(t in self._cache for t in texts)
 
     def warm(self, texts: Sequence[str]) -> None:
         """Encode many texts in one batched pass so later ``encode`` calls are cache hits."""
@@ -71,8 +79,9 @@ class Embedder:
             return 0  # missing or unreadable: the texts are simply encoded again
         if vectors.shape != (len(texts), self.dim):
             return 0
-        for text, vector in zip(texts, vectors, strict=True):
-            self._remember(text, vector)
+        with self._lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._remember(text, vector)
         return len(texts)
 
     def save_vectors(self, path: Path, texts: Sequence[str]) -> None:

@@ -32,22 +32,37 @@ class Settings:
     question_dirs: tuple[Path, ...] = (bank.DEFAULT_QUESTION_DIR,)
     rubric_dirs: tuple[Path, ...] = (bank.DEFAULT_RUBRIC_DIR,)
     knowledge_dirs: tuple[Path, ...] = (bank.DEFAULT_KNOWLEDGE_DIR,)
+    custom_question_dir: Path = bank.DEFAULT_QUESTION_DIR / "custom"
+    """Where questions added in the app are saved (loaded with the bank)."""
+    custom_knowledge_dir: Path = bank.DEFAULT_KNOWLEDGE_DIR / "custom"
+    """Where documents uploaded in the app are saved (indexed with the notes)."""
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         data_dir = Path(environ.get("SIMULATOR_DATA_DIR") or bank.PROJECT_ROOT / "data")
+        questions = Path(environ.get("SIMULATOR_CUSTOM_QUESTIONS_DIR") or bank.DEFAULT_QUESTION_DIR / "custom")
+        knowledge = Path(environ.get("SIMULATOR_CUSTOM_KNOWLEDGE_DIR") or bank.DEFAULT_KNOWLEDGE_DIR / "custom")
         return cls(data_dir=data_dir, embed_model=environ.get("SIMULATOR_EMBED_MODEL") or None,
-                   reranker=environ.get("SIMULATOR_RERANKER") or None, env=dict(environ))
+                   reranker=environ.get("SIMULATOR_RERANKER") or None,
+                   question_dirs=_with(bank.DEFAULT_QUESTION_DIR, questions),
+                   knowledge_dirs=_with(bank.DEFAULT_KNOWLEDGE_DIR, knowledge),
+                   custom_question_dir=questions, custom_knowledge_dir=knowledge, env=dict(environ))
+
+
+def _with(default: Path, custom: Path) -> tuple[Path, ...]:
+    """The default folder plus a custom one outside it (inside it, it is already read recursively)."""
+    inside = custom.resolve().is_relative_to(default.resolve())
+    return (default,) if inside else (default, custom)
 
 
 class Runtime:
     """Lazily built services; each heavy piece (model, index) is created at most once."""
 
-    def __init__(self, settings: Settings | None = None, llm: LLMConfig | None = None):
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None):
         self.settings = settings or Settings.from_env()
-        self.llm_override = llm
-        """LLM endpoint chosen at run time (the Settings page); None reads the environment."""
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder  # share one loaded model between runtimes
 
     @cached_property
     def bundle(self) -> bank.Bundle:
@@ -89,40 +104,42 @@ class Runtime:
         if self.embedder.load_vectors(path) < len(set(texts)) or not self.embedder.has_all(texts):
             self.embedder.save_vectors(path, texts)
 
-    def llm_config(self) -> LLMConfig:
-        config = self.llm_override or LLMConfig.from_env(self.settings.env)
+    def llm_config(self, llm: LLMConfig | None = None) -> LLMConfig:
+        """``llm`` when given (e.g. chosen on the Settings page), else the environment's configuration."""
+        config = llm or LLMConfig.from_env(self.settings.env)
         if config is None:
             raise RuntimeError("no LLM is configured: set SIMULATOR_LLM_BASE_URL and SIMULATOR_LLM_MODEL "
                                "(and SIMULATOR_LLM_API_KEY if the endpoint needs one)")
         return config
 
-    def llm_judge(self) -> GradeFn:
+    def llm_judge(self, llm: LLMConfig | None = None) -> GradeFn:
         from simulator.judges.llm import llm_judge
         from simulator.llm import OpenAICompatibleModel
 
-        return llm_judge(OpenAICompatibleModel(self.llm_config()), self.index.search, hints=self.offline_judge)
+        return llm_judge(OpenAICompatibleModel(self.llm_config(llm)), self.index.search, hints=self.offline_judge)
 
-    def judge(self, kind: JudgeKind) -> GradeFn:
-        return self.offline_judge if kind == "offline" else self.llm_judge()
+    def judge(self, kind: JudgeKind, llm: LLMConfig | None = None) -> GradeFn:
+        return self.offline_judge if kind == "offline" else self.llm_judge(llm)
 
-    def judge_name(self, kind: JudgeKind) -> str:
-        return OFFLINE_JUDGE if kind == "offline" else f"{LLM_JUDGE}:{self.llm_config().model}"
+    def judge_name(self, kind: JudgeKind, llm: LLMConfig | None = None) -> str:
+        return OFFLINE_JUDGE if kind == "offline" else f"{LLM_JUDGE}:{self.llm_config(llm).model}"
 
-    def interviewer(self, kind: JudgeKind, seed: int = 0) -> Interviewer:
+    def interviewer(self, kind: JudgeKind, seed: int = 0, llm: LLMConfig | None = None) -> Interviewer:
         offline = OfflineInterviewer(seed)
         if kind == "offline":
             return offline
         from simulator.llm import OpenAICompatibleModel
 
-        config = self.llm_config()
+        config = self.llm_config(llm)
         return LLMInterviewer(OpenAICompatibleModel(config), config.model, fallback=offline)
 
     def engine(self, store: Store, interviewer: JudgeKind = "offline", judge: JudgeKind = "offline",
-               seed: int = 0) -> InterviewEngine:
+               seed: int = 0, llm: LLMConfig | None = None) -> InterviewEngine:
         """An interview engine over ``store``; an LLM judge falls back to the offline judge per answer."""
         bundle = self.bundle
-        return InterviewEngine(store, bundle.questions, bundle.rubrics, judge=self.judge(judge),
-                               interviewer=self.interviewer(interviewer, seed), judge_name=self.judge_name(judge),
+        return InterviewEngine(store, bundle.questions, bundle.rubrics, judge=self.judge(judge, llm),
+                               interviewer=self.interviewer(interviewer, seed, llm),
+                               judge_name=self.judge_name(judge, llm),
                                fallback_judge=self.offline_judge if judge == "llm" else None)
 
     def spec_for(self, question: str, reference_answer: str, question_id: str | None = None,

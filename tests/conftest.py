@@ -27,3 +27,32 @@ def runtime(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def judge(runtime):
     return runtime.offline_judge
+
+
+@pytest.fixture(scope="session")
+def app_data_dir(tmp_path_factory: pytest.TempPathFactory):
+    """One data folder (search index, saved vectors) shared by every AppTest, so the notes are embedded once."""
+    return tmp_path_factory.mktemp("app-data")
+
+
+@pytest.fixture
+def app_env(app_data_dir, tmp_path, monkeypatch):
+    """Point the Streamlit app at temporary folders: its own database and custom content, a shared index.
+
+    Returns the paths as a dict: ``db_url``, ``data_dir``, ``custom_questions``, ``custom_knowledge``.
+    No LLM is configured unless a test sets ``SIMULATOR_LLM_*`` itself.
+    """
+    paths = {
+        "db_url": f"sqlite:///{tmp_path / 'app.db'}",
+        "data_dir": app_data_dir,
+        "custom_questions": tmp_path / "custom-questions",
+        "custom_knowledge": tmp_path / "custom-knowledge",
+    }
+    monkeypatch.setenv("SIMULATOR_DB_URL", paths["db_url"])
+    monkeypatch.setenv("SIMULATOR_DATA_DIR", str(app_data_dir))
+    monkeypatch.setenv("SIMULATOR_CUSTOM_QUESTIONS_DIR", str(paths["custom_questions"]))
+    monkeypatch.setenv("SIMULATOR_CUSTOM_KNOWLEDGE_DIR", str(paths["custom_knowledge"]))
+    for name in ("SIMULATOR_LLM_BASE_URL", "SIMULATOR_LLM_MODEL", "SIMULATOR_LLM_API_KEY", "OPENAI_API_KEY",
+                 "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return paths

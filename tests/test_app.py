@@ -1,15 +1,98 @@
-"""The Streamlit app renders (AppTest runs the real script, no browser)."""
+"""The Interview page through AppTest (the real script, real model, real SQLite; no browser)."""
 
+from __future__ import annotations
+
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from simulator.store import Store
+
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+ANSWER = ("No. Retrieval grounds answers in passages, but the model can still ignore the context, retrieval can "
+          "miss the right passage, and sources can conflict, so citations and faithfulness checks still matter.")
 
 
-def test_home_page_renders_the_bank_summary():
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    assert not app.exception
-    assert app.title[0].value == "Interview Simulator"
-    summary = app.markdown[0].value
-    assert summary.endswith("knowledge documents") and int(summary.split()[0]) >= 40
+def app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.success, *at.error, *at.warning)]
+    return "\n".join(str(p) for p in parts)
+
+
+def start_interview(at: AppTest, profile: str = "tester", questions: int = 1) -> AppTest:
+    at.text_input[0].set_value(profile)
+    at.slider[0].set_value(questions)
+    at.button(key="FormSubmitter:setup-Start interview").click()
+    return at.run()
+
+
+def test_setup_form_renders_after_loading(app_env):
+    at = app().run()
+    assert not at.exception
+    assert at.title[0].value == "Interview"
+    assert any(b.label == "Start interview" for b in at.button)
+
+
+def test_interview_is_started_answered_graded_and_stored(app_env):
+    at = start_interview(app().run())
+    assert not at.exception, at.exception
+    session_id = int(at.query_params["session"][0])
+    assert at.chat_message and at.chat_input, "the first question is asked and an answer box is shown"
+    at.chat_input[0].set_value(ANSWER).run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Score" for m in at.metric), "a grade card is shown"
+    assert "Judge: offline-evidence" in texts(at)
+    with Store(app_env["db_url"]) as store:
+        detail = store.session_detail(session_id)
+    assert detail.answers[0].text == ANSWER
+    assert detail.answers[0].grade.status == "scored"
+    assert detail.answers[0].duration_s is not None
+
+
+def test_refresh_resumes_the_open_session(app_env):
+    at = start_interview(app().run())
+    session_id = at.query_params["session"][0]
+    question = at.chat_message[0].markdown[0].value
+    fresh = app()
+    fresh.query_params["session"] = session_id
+    fresh.run()
+    assert not fresh.exception
+    assert fresh.chat_message[0].markdown[0].value == question
+    assert fresh.chat_input, "still waiting for the answer"
+
+
+def test_finished_interview_shows_scorecard_and_retry(app_env):
+    at = start_interview(app().run(), profile="finisher")
+    at.chat_input[0].set_value("I am not sure.").run()
+    while at.chat_input and not at.exception:
+        at.chat_input[0].set_value("I do not know.").run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Average score" for m in at.metric)
+    retry = next(b for b in at.button if b.label == "Retry weak questions")
+    assert not retry.disabled
+    retry.click().run()
+    assert not at.exception
+    with Store(app_env["db_url"]) as store:
+        newest = store.list_sessions(profile="finisher")[0]
+        detail = store.session_detail(newest.id)
+    assert detail.settings.mode == "retry-low" and detail.status == "active"
+
+
+def test_answer_html_is_rendered_inert(app_env):
+    at = start_interview(app().run(), profile="html")
+    at.chat_input[0].set_value("<img src=x onerror=alert(1)> **bold** [link](http://e.x)").run()
+    assert not at.exception
+    answer = at.chat_message[1].markdown[0].value
+    assert "\\<img" in answer and "\\*\\*bold" in answer and "\\[link\\]" in answer
+
+
+def test_reruns_are_fast_once_loaded(app_env):
+    at = app().run()
+    started = time.perf_counter()
+    at.run()
+    assert not at.exception
+    print(f"rerun of the set-up page: {(time.perf_counter() - started) * 1000:.0f} ms")
