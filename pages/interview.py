@@ -203,7 +203,7 @@ def seconds_since(moment: datetime) -> float:
 @st.fragment(run_every=1)
 def timer(asked_at: datetime, limit: int | None) -> None:
     elapsed = int(seconds_since(asked_at))
-    text = f"⏱ {elapsed // 60}:{elapsed % 60:02d}"
+    text = f":material/timer: {elapsed // 60}:{elapsed % 60:02d}"
     if limit:
         text += f" of a soft {limit // 60}:{limit % 60:02d}" + (" · over time" if elapsed > limit else "")
     st.caption(text)
@@ -223,6 +223,8 @@ def scorecard(detail: SessionDetail) -> None:
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
     low = [r for r in rows if r["score"] is not None and r["score"] < 6]
+    st.page_link("pages/review.py", label="Open this interview in Review (downloads, model answers)",
+                 icon=":material/history:", query_params={SESSION_PARAM: str(detail.id)})
     again, fresh = st.columns(2)
     if again.button("Retry weak questions", type="primary", disabled=not low,
                     help="A new interview with the questions you scored below 6 on, lowest first"):

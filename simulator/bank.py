@@ -106,7 +106,12 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
 
 def parse_yaml_text(text: str, shown: str, problems: list[Problem]) -> _YamlDoc | None:
     """Parse YAML safely, keeping the node tree so errors can name a line."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # rejects control characters (NUL, ESC...) right here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        problems.append(Problem(shown, line, "yaml", f"syntax error: character #x{exc.character:04x} is not allowed"))
+        return None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -121,12 +126,35 @@ def parse_yaml_text(text: str, shown: str, problems: list[Problem]) -> _YamlDoc 
         problems.append(Problem(shown, line, "yaml", f"syntax error: {reason}"))
     except yaml.YAMLError as exc:
         problems.append(Problem(shown, 1, "yaml", f"syntax error: {exc}"))
+    except RecursionError:
+        problems.append(Problem(shown, 1, "yaml", "syntax error: the nesting is too deep"))
+    except ValueError as exc:  # a scalar resolved as a date or number that is not one, e.g. 2024-13-45
+        problems.append(Problem(shown, _constructing_line(exc), "yaml",
+                                f"cannot read a value ({exc}); put it in quotes if it is text"))
     finally:
         loader.dispose()
     return None
 
 
-def _check_duplicate_keys(node: yaml.Node, shown: str, problems: list[Problem], path: str = "") -> None:
+def _constructing_line(exc: BaseException) -> int:
+    """Line of the deepest YAML node that was being constructed when ``exc`` was raised (1 when unknown)."""
+    line, frame = 1, exc.__traceback__
+    while frame is not None:
+        node = frame.tb_frame.f_locals.get("node")
+        if isinstance(node, yaml.Node):
+            line = node.start_mark.line + 1
+        frame = frame.tb_next
+    return line
+
+
+def _check_duplicate_keys(node: yaml.Node, shown: str, problems: list[Problem], path: str = "",
+                          checked: set[int] | None = None) -> None:
+    # An alias is the same node object as its anchor: check it once, or a few aliased lines
+    # ("billion laughs") would take exponential time.
+    checked = set() if checked is None else checked
+    if id(node) in checked:
+        return
+    checked.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -135,10 +163,10 @@ def _check_duplicate_keys(node: yaml.Node, shown: str, problems: list[Problem], 
             if name in seen:
                 problems.append(Problem(shown, key.start_mark.line + 1, child, "key appears twice in this mapping"))
             seen.add(name)
-            _check_duplicate_keys(value, shown, problems, child)
+            _check_duplicate_keys(value, shown, problems, child, checked)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _check_duplicate_keys(item, shown, problems, f"{path}[{i}]")
+            _check_duplicate_keys(item, shown, problems, f"{path}[{i}]", checked)
 
 
 def line_of(node: yaml.Node, loc: Iterable[Any]) -> int:
@@ -344,6 +372,10 @@ def question_reference_problems(
     for i, rubric_id in enumerate(question.rubrics):
         if rubric_id not in rubrics:
             found.append((("rubrics", i), f"unknown rubric {rubric_id!r} (known: {', '.join(sorted(rubrics))})"))
+    if found:
+        # Criteria resolve against the question's rubrics: with one unknown, every criterion check would
+        # repeat the same typo. They are checked once the rubric list is right.
+        return found + _reference_problems(question, knowledge)
     for name in ("key_points", "follow_ups", "misconceptions"):
         for i, item in enumerate(getattr(question, name)):
             if item.criterion is None:
@@ -352,11 +384,12 @@ def question_reference_problems(
                 resolve_criterion(item.criterion, question.rubrics, rubrics)
             except ValueError as exc:
                 found.append(((name, i, "criterion"), str(exc)))
-    for i, ref in enumerate(question.references):
-        message = knowledge_reference_problem(ref, knowledge)
-        if message:
-            found.append((("references", i), message))
-    return found
+    return found + _reference_problems(question, knowledge)
+
+
+def _reference_problems(question: Question, knowledge: dict[str, KnowledgeDoc]) -> list[tuple[tuple, str]]:
+    return [(("references", i), message) for i, ref in enumerate(question.references)
+            if (message := knowledge_reference_problem(ref, knowledge))]
 
 
 def knowledge_reference_problem(ref: str, knowledge: dict[str, KnowledgeDoc]) -> str | None:

@@ -18,7 +18,7 @@ from simulator.grading import Grade, GradeFn, GradingSpec, spec_from_question, u
 from simulator.interviewer import FollowUpChoice, Interviewer, Speech, choose_follow_up
 from simulator.plan import Plan, make_plan
 from simulator.schemas import Question, Rubric
-from simulator.store import SessionDetail, SessionSettings, Store, TurnRecord
+from simulator.store import ConflictError, SessionDetail, SessionSettings, Store, TurnRecord
 
 MAX_ANSWER_CHARS = 100_000
 """Longest answer kept; longer answers are cut here, and the answer's metadata says by how much."""
@@ -210,15 +210,16 @@ class InterviewEngine:
     def _store_spoken(self, session_id: int, expected_last_seq: int, kind: Literal["question", "follow_up"],
                       text: str, question: Question, rubrics: Mapping[str, Rubric], meta: dict[str, Any],
                       parent_turn_id: int | None = None) -> int:
-        current = self.detail(session_id)
-        if current.turns and current.turns[-1].seq != expected_last_seq:
-            # Another run (a double-clicked button, a rerun) already spoke: keep that turn, not a duplicate.
-            waiting = awaiting_turn(current)
+        try:
+            return self.store.add_turn(session_id, "interviewer", kind, text, question=question, rubrics=rubrics,
+                                       parent_turn_id=parent_turn_id, meta=meta, after_seq=expected_last_seq)
+        except ConflictError:
+            # Another run (a double-clicked button, a rerun, a second tab) already spoke: keep that turn,
+            # not a duplicate. The check and the write are one transaction, so racing runs cannot both store.
+            waiting = awaiting_turn(self.detail(session_id))
             if waiting is not None:
                 return waiting.id
-            raise InterviewError("the session moved on while the interviewer was speaking")
-        return self.store.add_turn(session_id, "interviewer", kind, text, question=question, rubrics=rubrics,
-                                   parent_turn_id=parent_turn_id, meta=meta)
+            raise InterviewError("the session moved on while the interviewer was speaking") from None
 
     # -- the candidate's turn
 
@@ -228,8 +229,11 @@ class InterviewEngine:
         waiting = awaiting_turn(detail)
         if waiting is None:
             raise InterviewError(f"session {session_id} is not waiting for an answer (stage {stage_of(detail)})")
+        seen_seq = detail.turns[-1].seq
         if not text or not text.strip():
             raise InterviewError("the answer is empty; write something (even 'I don't know') to go on")
+        # A lone surrogate (possible from some clipboards) cannot be stored as UTF-8; keep the rest of the answer.
+        text = text.encode("utf-8", "replace").decode("utf-8")
         meta: dict[str, Any] = {}
         notices: list[str] = []
         if len(text) > MAX_ANSWER_CHARS:
@@ -241,8 +245,14 @@ class InterviewEngine:
         if limit is not None and duration_s is not None and duration_s > limit:
             meta["over_time_limit_s"] = limit
             notices.append(f"You took {duration_s:.0f} s; the soft limit is {limit} s.")
-        turn_id = self.store.add_turn(session_id, "candidate", "answer", text, parent_turn_id=waiting.id,
-                                      meta=meta, duration_s=None if duration_s is None else round(duration_s, 3))
+        try:
+            turn_id = self.store.add_turn(session_id, "candidate", "answer", text, parent_turn_id=waiting.id,
+                                          meta=meta, duration_s=None if duration_s is None else round(duration_s, 3),
+                                          after_seq=seen_seq)
+        except ConflictError:
+            # A second submit (another tab, a double click) stored its answer first: one answer per question.
+            raise InterviewError(f"session {session_id} changed while the answer was being saved (already "
+                                 f"answered?): stage {self.stage(session_id)}") from None
         return AnswerReceipt(turn_id, notices)
 
     def grade_pending(self, session_id: int) -> list[Grade]:
@@ -253,7 +263,13 @@ class InterviewEngine:
         for answer in detail.pending_grades:
             parent = by_id.get(answer.parent_turn_id or -1)
             grade = self._grade(parent, answer.text)
-            self.store.attach_grade(answer.id, grade)
+            try:
+                self.store.attach_grade(answer.id, grade)
+            except ConflictError:
+                # Another run graded it while this one was grading: the first grade stored is the grade.
+                stored = next(t.grade for t in self.detail(session_id).turns if t.id == answer.id)
+                assert stored is not None
+                grade = stored
             grades.append(grade)
         return grades
 

@@ -18,6 +18,7 @@ EXPORT_FORMAT = "interview-simulator/session@1"
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#$])")
 _MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))", re.MULTILINE)
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LEVEL_BAR = "█"
 _EMPTY_BAR = "░"
 
@@ -32,6 +33,11 @@ def _escape_line_start(match: re.Match[str]) -> str:
     indent, marker = match.groups()
     # A list number is defused by escaping the dot or parenthesis after it; a bullet by escaping itself.
     return f"{indent}{marker}\\" if marker[0].isdigit() else f"{indent}\\{marker}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without control characters (ANSI escapes among them), for printing to a terminal."""
+    return _TERMINAL_CONTROLS.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
 def level_bar(level: int, width: int = 4) -> str:
@@ -146,10 +152,10 @@ def _judge_label(grade: Grade) -> str:
 def grade_card(grade: Grade, width: int = 78) -> str:
     """A plain-text grade card for the terminal interview."""
     if grade.status != "scored":
-        return f"  Unscored ({grade.judge}): {grade.reason}"
+        return f"  Unscored ({grade.judge}): {terminal_safe(grade.reason or '')}"
     lines = [f"  Score {grade.overall:.1f}/10   judge: {_judge_label(grade)}"]
     if grade.reason:
-        lines.append(f"  note: {grade.reason}")
+        lines.append(f"  note: {terminal_safe(grade.reason)}")
     title_width = max((len(c.title) for c in grade.criteria), default=0)
     lines += [f"  {c.title:<{title_width}}  {level_bar(c.level)} {c.level}/4" for c in grade.criteria]
     lines += [f"  + {_clip(p.key_point, width)}" for p in grade.covered]
@@ -161,20 +167,20 @@ def grade_card(grade: Grade, width: int = 78) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = terminal_safe(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def transcript_text(detail: SessionDetail) -> str:
     """A compact plain-text view of a session (``sessions show``)."""
     average = average_score(detail)
-    lines = [f"Session {detail.id}  profile: {detail.profile}  status: {detail.status}  "
+    lines = [f"Session {detail.id}  profile: {terminal_safe(detail.profile)}  status: {detail.status}  "
              f"started: {detail.started_at:%Y-%m-%d %H:%M} UTC",
              f"interviewer: {detail.interviewer}  judge: {detail.judge}  "
              f"average: {'-' if average is None else f'{average:.1f}/10'}  plan: {', '.join(detail.plan)}", ""]
     for turn in detail.turns:
         who = "Interviewer" if turn.role == "interviewer" else "You"
-        lines.append(f"[{turn.seq}] {who} ({turn.kind}): {turn.text}")
+        lines.append(f"[{turn.seq}] {who} ({turn.kind}): {terminal_safe(turn.text)}")
         if turn.grade is not None:
             lines.append(grade_card(turn.grade))
         lines.append("")

@@ -36,8 +36,14 @@ _T = TypeVar("_T")
 _FORMAT_MODES = ("json_schema", "json_object", "none")
 _MAX_BACKOFF_S = 8.0
 _MAX_REASON_CHARS = 300
+
+
+class _MalformedReply(Exception):
+    """A 200 reply that is not shaped like a chat completion (or chunk), e.g. ``choices`` missing or not a list."""
+
+
 # The SDK wraps request errors, but a malformed 200 body or a stream cut mid-way surfaces unwrapped.
-_FAILURES = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
+_FAILURES = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, _MalformedReply)
 
 
 class LLMConfig(BaseModel):
@@ -162,14 +168,15 @@ class OpenAICompatibleModel:
         started = time.perf_counter()
         try:
             response = self._create_structured(messages, json_schema, schema_name)
+            text = _reply_text(response)
         except _FAILURES as exc:
             raise self._error(exc) from None
-        usage = response.usage
+        usage = getattr(response, "usage", None)
         return Completion(
-            text=_reply_text(response),
-            model=response.model or self.name,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
+            text=text,
+            model=getattr(response, "model", None) or self.name,
+            prompt_tokens=_token_count(usage, "prompt_tokens"),
+            completion_tokens=_token_count(usage, "completion_tokens"),
             latency_ms=(time.perf_counter() - started) * 1000,
         )
 
@@ -177,9 +184,7 @@ class OpenAICompatibleModel:
         try:
             chunks = self._with_retries(lambda: self._create(messages, stream=True))
             for chunk in chunks:
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        yield choice.delta.content
+                yield from _delta_texts(chunk)
         except _FAILURES as exc:
             raise self._error(exc) from None
 
@@ -228,11 +233,14 @@ class OpenAICompatibleModel:
         elif isinstance(exc, openai.APIConnectionError):
             reason = f"{where}: cannot connect{attempts}"
         elif isinstance(exc, openai.APIStatusError):
-            reason = f"{where}: HTTP {exc.status_code}: {_status_message(exc)}{attempts}"
+            reason = f"{where}: HTTP {exc.status_code}: {_status_message(exc, self._secret)}{attempts}"
         elif isinstance(exc, json.JSONDecodeError):
             reason = f"{where}: the server's response is not valid JSON"
+        elif isinstance(exc, _MalformedReply):
+            reason = f"{where}: the server's reply is not a chat completion ({exc})"
         else:
-            reason = f"{where}: {type(exc).__name__}: {_shorten(str(exc))}"
+            # Scrub before shortening: a cut through the key would leave a prefix that no longer matches it.
+            reason = f"{where}: {type(exc).__name__}: {_shorten(scrub_secrets(str(exc), self._secret))}"
         return LLMError(reason, status_code=getattr(exc, "status_code", None), secret=self._secret)
 
 
@@ -266,18 +274,42 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, openai.APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
-def _status_message(exc: openai.APIStatusError) -> str:
+def _status_message(exc: openai.APIStatusError, secret: str | None = None) -> str:
     body = exc.body
+    message: Any = None
     if isinstance(body, dict):
         error = body.get("error", body)
         message = error.get("message") if isinstance(error, dict) else error
-        if message:
-            return _shorten(str(message))
-    return _shorten(exc.message)
+    # Scrub before shortening: a cut through the key would leave a prefix that no longer matches it.
+    return _shorten(scrub_secrets(str(message or exc.message), secret))
 
 
 def _reply_text(response: Any) -> str:
-    return (response.choices[0].message.content or "") if response.choices else ""
+    """The first choice's content; :class:`_MalformedReply` when the reply is not shaped like a completion."""
+    try:
+        choices = response.choices
+        content = choices[0].message.content if choices else None
+    except (AttributeError, TypeError, IndexError, KeyError) as exc:
+        raise _MalformedReply(f"{type(exc).__name__}: {_shorten(str(exc), 120)}") from None
+    if content is not None and not isinstance(content, str):
+        raise _MalformedReply(f"message content is {type(content).__name__}, not text")
+    return content or ""
+
+
+def _delta_texts(chunk: Any) -> list[str]:
+    """The text deltas of one stream chunk; :class:`_MalformedReply` when it is not shaped like one."""
+    try:
+        contents = [choice.delta.content for choice in chunk.choices or () if choice.delta]
+    except (AttributeError, TypeError) as exc:
+        raise _MalformedReply(f"{type(exc).__name__}: {_shorten(str(exc), 120)}") from None
+    if any(c is not None and not isinstance(c, str) for c in contents):
+        raise _MalformedReply("a stream delta's content is not text")
+    return [c for c in contents if c]
+
+
+def _token_count(usage: Any, name: str) -> int | None:
+    count = getattr(usage, name, None)
+    return count if isinstance(count, int) else None
 
 
 def _shorten(text: str, limit: int = _MAX_REASON_CHARS) -> str:

@@ -41,7 +41,8 @@ def make_plan(questions: Mapping[str, Question], settings: SessionSettings,
     scores = scores or {}
     pool = [q for q in questions.values() if _matches(q, settings)]
     if not pool:
-        raise PlanError(_nothing_matches(settings))
+        known = sorted({q.topic for q in questions.values()})
+        raise PlanError(f"{_nothing_matches(settings)} (topics in the bank: {', '.join(known)})")
     rng = random.Random(seed)
     notes: list[str] = []
     if settings.mode == "retry-low":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 
 MAX_UNTRUSTED_CHARS = 20_000
 """Longest untrusted text placed in a prompt; the rest is cut and the cut is noted inside the fence."""
@@ -51,7 +52,13 @@ _INJECTION_HINTS = re.compile(
     r"|\"?(score|grade|overall|level)\"?\s*[:=]\s*\"?\d"
     r"|\b(note|message|instruction)s? (to|for) (the )?(grader|judge|evaluator|ai|model|llm)\b"
     r"|\bnew instructions?\b|\bend of (the )?(answer|candidate)\b|```|</?answer>"
-    r"|ignor(ez|iere|ar|a)\b|忽略|игнорир|無視|무시",
+    r"|ignor(ez|iere|ar|a)\b|忽略|игнорир|無視|무시"
+    r"|\b(deserves?|receives?|earns?|merits?)\b.{0,30}"
+    r"(10 ?/ ?10|\b10 out of 10|\bfull marks?|\b(max(imum)?|perfect|top|highest|full) (score|marks?|grade|points))"
+    r"|\b(system|admin|grader|grading|evaluator|judge) (note|notice|override)s?\b"
+    r"|\b(grader|grading|evaluator|judge) (message|update|polic(y|ies)|instructions?)\b"
+    r"|\b(reference|expected|official|ideal) answer (says|agrees|confirms|states|shows)\b"
+    r"|\b(decode|decrypt|translate)\b.{0,30}\b(follow|obey|execute|do what it says)\b",
     re.IGNORECASE | re.DOTALL,
 )
 _LABEL = re.compile(r"[^a-z0-9_\-]+")
@@ -83,7 +90,7 @@ def injection_suspected(text: str) -> bool:
 
     Both judges use it: the offline judge drops such sentences, the LLM judge flags the answer.
     """
-    cleaned = _INVISIBLE.sub("", text)
+    cleaned = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))  # fullwidth ＩＧＮＯＲＥ reads as IGNORE
     return bool(_ROLE_TAGS.search(cleaned) or _FENCE_RUN.search(cleaned) or _INJECTION_HINTS.search(cleaned))
 
 

@@ -40,7 +40,7 @@ def _embedder(model: str) -> Embedder:
 @st.cache_resource(show_spinner=False)
 def _runtime(env_key: tuple[str, ...]) -> Runtime:
     settings = Settings.from_env()
-    return Runtime(settings, embedder=_embedder(settings.embed_model or ""))
+    return Runtime(settings, embedder=_embedder(settings.embed_model or ""), warm_in_background=True)
 
 
 def runtime() -> Runtime:

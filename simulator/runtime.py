@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -59,8 +61,10 @@ def _with(default: Path, custom: Path) -> tuple[Path, ...]:
 class Runtime:
     """Lazily built services; each heavy piece (model, index) is created at most once."""
 
-    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None):
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 warm_in_background: bool = False):
         self.settings = settings or Settings.from_env()
+        self.warm_in_background = warm_in_background
         if embedder is not None:
             self.__dict__["embedder"] = embedder  # share one loaded model between runtimes
 
@@ -97,12 +101,29 @@ class Runtime:
         return offline_judge(self.embedder, self.index.search)
 
     def _warm_bank_vectors(self) -> None:
-        """Load (or compute once and save) the vectors of every bank key point and misconception."""
+        """Load the saved vectors of every bank key point and misconception, or compute and save them.
+
+        Computing them takes seconds (about 1,500 texts). With ``warm_in_background`` (the app) that runs in
+        a thread, so the first page appears sooner; a grade before it ends just encodes its own texts.
+        """
         path = index_dir(self.settings.data_dir, self.embedder.name) / "bank-texts.npz"
         bundle = self.bundle
         texts = [t for q in bundle.questions.values() for t in spec_texts(spec_from_question(q, bundle.rubrics))]
-        if self.embedder.load_vectors(path) < len(set(texts)) or not self.embedder.has_all(texts):
+        self.embedder.load_vectors(path)
+        if self.embedder.has_all(texts):
+            return
+        if not self.warm_in_background:
             self.embedder.save_vectors(path, texts)
+            return
+        threading.Thread(target=self._save_vectors_quietly, args=(path, texts), name="warm-bank", daemon=True).start()
+
+    def _save_vectors_quietly(self, path: Path, texts: list[str]) -> None:
+        try:
+            for start in range(0, len(texts), 256):  # small batches keep the encoder lock free for live grades
+                self.embedder.warm(texts[start:start + 256])
+            self.embedder.save_vectors(path, texts)
+        except Exception as exc:  # a warm-up failure only costs speed; say so instead of dying silently
+            print(f"warning: could not pre-compute bank vectors: {exc}", file=sys.stderr)
 
     def llm_config(self, llm: LLMConfig | None = None) -> LLMConfig:
         """``llm`` when given (e.g. chosen on the Settings page), else the environment's configuration."""

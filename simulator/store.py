@@ -82,6 +82,11 @@ class NotFoundError(ValueError):
     """A profile, session or turn id that is not in the database."""
 
 
+class ConflictError(ValueError):
+    """Another writer got there first: the session's last turn is not the one the caller saw, or the
+    answer is already graded. Re-read the session to see what happened."""
+
+
 # ---------------------------------------------------------------- settings and read models
 
 
@@ -483,10 +488,12 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def clean_profile_name(name: object) -> str:
-    """The stored form of a profile name: stripped, NFC; 1 to 60 characters, no control characters."""
+    """The stored form of a profile name: stripped, NFC, invisible format characters (zero-width, bidi
+    controls) removed so look-alike names are one profile; 1 to 60 characters, no control characters."""
     if not isinstance(name, str):
         raise ValueError(f"profile name must be text, got {type(name).__name__}")
-    cleaned = unicodedata.normalize("NFC", name.strip())
+    visible = "".join(c for c in name if unicodedata.category(c) != "Cf")
+    cleaned = unicodedata.normalize("NFC", visible.strip())
     if not cleaned:
         raise ValueError("profile name is empty")
     if len(cleaned) > PROFILE_NAME_MAX:
@@ -695,17 +702,27 @@ class Store:
 
     def add_turn(self, session_id: int, role: Role, kind: TurnKind, text: str, question: Question | None = None,
                  rubrics: Iterable[Rubric] | Mapping[str, Rubric] | None = None, parent_turn_id: int | None = None,
-                 meta: Mapping[str, Any] | None = None, duration_s: float | None = None) -> int:
-        """Store one turn, committed before returning; returns its id. ``seq`` is assigned atomically."""
+                 meta: Mapping[str, Any] | None = None, duration_s: float | None = None,
+                 after_seq: int | None = None) -> int:
+        """Store one turn, committed before returning; returns its id. ``seq`` is assigned atomically.
+
+        With ``after_seq`` the turn is stored only if the session's last turn still has that seq (0: no turn
+        yet), checked in the same transaction; otherwise :class:`ConflictError`. Two writers that saw the same
+        state (two tabs, a double click) therefore cannot both add a turn.
+        """
         _check_turn(role, kind, text, duration_s, meta)
         snapshot = _rubric_snapshot(rubrics)
 
         def work(session: Session) -> int:
             _active_session(session, session_id, lock=True)
             parent = _parent_turn(session, session_id, kind, parent_turn_id)
+            seq = _next_seq(session, session_id)
+            if after_seq is not None and seq != after_seq + 1:
+                raise ConflictError(f"session {session_id} moved on: its last turn is number {seq - 1}, "
+                                    f"not {after_seq}")
             now = _now()
             row = TurnRow(
-                session_id=session_id, seq=_next_seq(session, session_id), role=role, kind=kind, text=text,
+                session_id=session_id, seq=seq, role=role, kind=kind, text=text,
                 question_id=question.id if question else parent and parent.question_id,
                 topic=question.topic if question else parent and parent.topic,
                 question_snapshot=question.model_dump(mode="json") if question else None,
@@ -731,7 +748,7 @@ class Store:
                 raise ValueError(f"turn {turn_id} is a {turn.kind}; only answers are graded")
             row = session.scalar(select(GradeRow).where(GradeRow.turn_id == turn_id))
             if row is not None and not replace:
-                raise ValueError(f"turn {turn_id} is already graded")
+                raise ConflictError(f"turn {turn_id} is already graded")
             row = row or GradeRow(turn_id=turn_id)
             for name, value in _grade_columns(grade).items():
                 setattr(row, name, value)

@@ -144,7 +144,7 @@ def run_interview(engine: InterviewEngine, session_id: int, answers: Iterator[st
     _print_notes(engine, session_id, out)
     waiting = awaiting_turn(engine.detail(session_id))
     if waiting is not None:
-        _say(out, f"\n(resuming) Interviewer: {waiting.text}\n")
+        _say(out, f"\n(resuming) Interviewer: {export.terminal_safe(waiting.text)}\n")
     while True:
         stage = engine.stage(session_id)
         if stage == Stage.ANSWERED:
@@ -156,7 +156,7 @@ def run_interview(engine: InterviewEngine, session_id: int, answers: Iterator[st
                 break
             _say(out, "\nInterviewer: ")
             for chunk in pending.stream():
-                _say(out, chunk)
+                _say(out, export.terminal_safe(chunk))
             _say(out, "\n")
             if pending.speech.meta.get("interviewer") == "offline-fallback":
                 _say(out, f"  (LLM interviewer unavailable: {pending.speech.meta['fallback_reason']})\n")
@@ -187,7 +187,7 @@ def _take_answer(engine: InterviewEngine, session_id: int, answers: Iterator[str
         _say(out, f"\nSession {session_id} abandoned.\nsession {session_id}\n")
         return False
     if echo:
-        _say(out, f"You: {answer}\n")
+        _say(out, f"You: {export.terminal_safe(answer)}\n")
     receipt = engine.answer(session_id, answer, duration_s=None if echo else clock() - started)
     for notice in receipt.notices:
         _say(out, f"  note: {notice}\n")

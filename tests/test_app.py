@@ -96,3 +96,27 @@ def test_reruns_are_fast_once_loaded(app_env):
     at.run()
     assert not at.exception
     print(f"rerun of the set-up page: {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+def test_llm_interviewer_streams_and_a_failed_llm_judge_falls_back(app_env, fake_llm, monkeypatch):
+    from tests import fake_llm_server as fake
+
+    monkeypatch.setenv("SIMULATOR_LLM_BASE_URL", fake_llm.base_url)
+    monkeypatch.setenv("SIMULATOR_LLM_MODEL", "fake-model")
+    at = app().run()
+    at.text_input[0].set_value("llm-user")
+    at.radio[0].set_value("llm")
+    at.radio[1].set_value("llm")
+    fake_llm.script(fake.stream("Tell me, ", "when does retrieval beat training?"))
+    at.button(key="FormSubmitter:setup-Start interview").click().run()
+    assert not at.exception, at.exception
+    assert at.chat_message[0].markdown[0].value == "Tell me, when does retrieval beat training?"
+    fake_llm.script(*[fake.error(500, "judge is down")] * 6)
+    at.chat_input[0].set_value(ANSWER).run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Judge: offline-evidence" in shown and "fallback" in shown
+    with Store(app_env["db_url"]) as store:
+        detail = store.session_detail(int(at.query_params["session"][0]))
+    assert detail.interviewer == "llm:fake-model" and detail.judge == "llm:fake-model"
+    assert "judge-fallback" in detail.answers[0].grade.flags

@@ -359,3 +359,16 @@ def test_markdown_export_renders_candidate_text_inert(runtime, store):
     assert "<script>" not in markdown and "\\<script\\>" in markdown
     assert "![x](" not in markdown and "[link](" not in markdown
     assert "> \\# Heading" in markdown and "> \\- item" in markdown
+
+
+def test_terminal_output_drops_control_characters_and_odd_text_is_kept(runtime, store):
+    engine = engine_for(runtime, store)
+    session_id = engine.start("\u200bzoe\u202e", settings(questions=1, follow_ups=0), seed=1)
+    assert engine.detail(session_id).profile == "zoe", "invisible format characters are not part of a name"
+    engine.next_turn(session_id).commit()
+    engine.answer(session_id, "RAG \x1b[31mred\x1b[0m answer \ud800 kept")
+    engine.grade_pending(session_id)
+    detail = engine.detail(session_id)
+    assert detail.answers[0].text.startswith("RAG \x1b[31mred"), "stored exactly (except the lone surrogate)"
+    shown = export.transcript_text(detail)
+    assert "\x1b" not in shown and "red\N{REPLACEMENT CHARACTER}[0m answer ? kept" in shown

@@ -1,9 +1,9 @@
 """The LLM judge: a chat model grades the answer against the rubric, grounded in quotes and retrieved passages.
 
 The model only picks levels, covered points, misconceptions, quotes and passage ids; every one of them is
-checked (quotes must occur in the answer, ids must exist) and a bad reply is re-asked, at most
-``max_attempts`` times. Scores are computed here from the rubric weights, never taken from the model. When no
-valid reply arrives, or the model is unreachable, the grade is ``unscored`` with the reason.
+checked (quotes must occur in the answer, outside text addressed to the grader; ids must exist) and a bad reply
+is re-asked, at most ``max_attempts`` times. Scores are computed here from the rubric weights, never taken from
+the model. When no valid reply arrives, or the model is unreachable, the grade is ``unscored`` with the reason.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from simulator.grading import (
 )
 from simulator.llm import ChatModel, Completion, LLMError, Message
 from simulator.prompting import fence_untrusted, injection_suspected, sanitize_untrusted
+from simulator.text import split_sentences
 
 Retrieve = Callable[[str, int], list[Citation]]
 
@@ -234,6 +235,7 @@ class _Evidence:
 
     def __post_init__(self) -> None:
         self._texts = [(*_normalized_with_map(text), text) for text in (self.answer, sanitize_untrusted(self.answer))]
+        self._genuine = _genuine_texts(self.answer)
 
     @property
     def passage_ids(self) -> dict[str, Citation]:
@@ -249,6 +251,21 @@ class _Evidence:
             if start >= 0:
                 return text[index[start] : index[start + len(needle) - 1] + 1]
         return None
+
+    def addressed_to_grader(self, quote: str) -> bool:
+        """Whether ``quote`` occurs only inside sentences that try to instruct the grader: never evidence."""
+        needle = _normalized_with_map(quote)[0].strip(_QUOTE_EDGES)
+        return bool(needle) and self._genuine is not None and not any(needle in g for g in self._genuine)
+
+
+def _genuine_texts(answer: str) -> list[str] | None:
+    """The answer without its grader-directed sentences, normalized as written and as fenced; None if it has none."""
+    sentences = split_sentences(answer)
+    kept = [s for s in sentences if not injection_suspected(s)]
+    if len(kept) == len(sentences):
+        return None
+    text = "\n".join(kept)
+    return [_normalized_with_map(t)[0] for t in (text, sanitize_untrusted(text))]
 
 
 def _ask(
@@ -316,6 +333,11 @@ def _verdict_problems(verdict: CriterionVerdict, evidence: _Evidence) -> list[st
         f"criterion {verdict.criterion!r}: quote {_clip(quote)} is not in the candidate's answer"
         for quote in verdict.quotes
         if evidence.locate(quote) is None
+    ]
+    problems += [
+        f"criterion {verdict.criterion!r}: quote {_clip(quote)} is text addressed to the grader, not evidence"
+        for quote in verdict.quotes
+        if evidence.locate(quote) is not None and evidence.addressed_to_grader(quote)
     ]
     known = evidence.passage_ids
     problems += [

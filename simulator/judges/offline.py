@@ -147,7 +147,10 @@ def _claim_weight(sentence: str, novel_terms: set[str]) -> float:
         return 0.0
     words = tokens(sentence)
     is_list = len(words) >= 4 and stopword_ratio(sentence) < 0.12 and sentence.count(",") >= 2
-    return 0.35 if is_list else 1.0
+    # A run of short comma-separated terms is still a list when prose is glued to its end.
+    segments = [s for s in sentence.split(",") if tokens(s)]
+    short = sum(len(tokens(s)) <= 2 for s in segments)
+    return 0.35 if is_list or (short >= 5 and short >= 0.75 * len(segments)) else 1.0
 
 
 # ---------------------------------------------------------------- key points

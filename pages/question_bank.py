@@ -1,0 +1,166 @@
+"""Question bank: browse and filter every question, and add new ones from pasted or uploaded YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from simulator import bank, custom_content, resources
+from simulator.export import inert_markdown
+from simulator.schemas import Question
+
+DIFFICULTIES = ["easy", "medium", "hard"]
+PASTED_NAME = custom_content.PASTED_NAME
+OUTCOME = "bank_add_outcome"
+
+
+def matches(question: Question, words: list[str]) -> bool:
+    """Every word appears in the question's id, prompt, topic, tags, key points, follow-ups or model answer."""
+    haystack = " ".join([question.id, question.prompt, question.topic, question.model_answer, *question.tags,
+                         *(p.text for p in question.key_points), *(f.prompt for f in question.follow_ups)])
+    return all(word in haystack.lower() for word in words)
+
+
+def filtered(bundle: bank.Bundle) -> list[Question]:
+    left, middle, right = st.columns([2, 2, 3])
+    topics = left.multiselect("Topic", bundle.topics(), placeholder="All topics", key="bank_topics")
+    levels = middle.multiselect("Difficulty", DIFFICULTIES, placeholder="Any difficulty", key="bank_levels")
+    query = right.text_input("Search", placeholder="Words from the prompt, key points, follow-ups, answer or tags",
+                             key="bank_query")
+    words = query.lower().split()
+    return [q for q in bundle.questions.values()
+            if (not topics or q.topic in topics) and (not levels or q.difficulty in levels) and matches(q, words)]
+
+
+def question_card(question: Question, bundle: bank.Bundle) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{inert_markdown(question.prompt)}**")
+        rubrics = ", ".join(r.title for r in bundle.rubrics_for(question))
+        st.caption(f"{question.topic} · {question.difficulty} · rubrics: {inert_markdown(rubrics)} · "
+                   f"id {question.id} · from {inert_markdown(bundle.question_files[question.id])}")
+        with st.expander("Key points, follow-ups and model answer"):
+            details(question)
+
+
+def details(question: Question) -> None:
+    st.markdown("**Key points**")
+    st.markdown("\n".join(f"- {inert_markdown(p.text)} ({p.criterion})" for p in question.key_points))
+    st.markdown("**Follow-ups**")
+    st.markdown("\n".join(f"- {inert_markdown(f.prompt)}" for f in question.follow_ups))
+    if question.misconceptions:
+        st.markdown("**Misconceptions to avoid**")
+        st.markdown("\n".join(f"- {inert_markdown(m.claim)}" for m in question.misconceptions))
+    st.markdown("**Model answer**")
+    st.markdown(inert_markdown(question.model_answer))
+
+
+def browse(bundle: bank.Bundle) -> None:
+    questions = filtered(bundle)
+    st.caption(f"Showing {len(questions)} of {len(bundle.questions)} questions.")
+    for question in sorted(questions, key=lambda q: (q.topic, DIFFICULTIES.index(q.difficulty), q.id)):
+        question_card(question, bundle)
+
+
+# ---------------------------------------------------------------- adding questions
+
+
+def add(data: str | bytes, name: str, save: bool) -> dict:
+    """Check the YAML and, when asked and it is clean, save it and reload the bank; returns what to show."""
+    bundle = resources.content()
+    if save:
+        check = custom_content.submit_questions(data, name, bundle, resources.runtime().settings.custom_question_dir)
+    else:
+        check = custom_content.check_question_yaml(data, name, bundle)
+    outcome = {"name": name, "problems": [str(p) for p in check.problems],
+               "ids": [q.id for q in check.questions], "saved": str(check.saved) if check.saved else None}
+    if check.saved:
+        reloaded = resources.reload_content()
+        outcome["not_loaded"] = [str(p) for p in reloaded.problems if Path(p.file).name == check.saved.name]
+    return outcome
+
+
+def on_paste(save: bool) -> None:
+    text = st.session_state.get("bank_yaml", "")
+    if not text.strip():
+        st.session_state[OUTCOME] = {"name": PASTED_NAME, "problems": [], "ids": [], "saved": None, "empty": True}
+        return
+    outcome = add(text, PASTED_NAME, save)
+    st.session_state[OUTCOME] = outcome
+    if outcome["saved"]:
+        st.session_state["bank_yaml"] = ""  # saved safely, so the box can be emptied for the next one
+
+
+def on_upload(save: bool) -> None:
+    uploaded = st.session_state.get("bank_upload")
+    if uploaded is None:
+        st.session_state[OUTCOME] = {"name": "", "problems": [], "ids": [], "saved": None, "empty": True}
+        return
+    st.session_state[OUTCOME] = add(uploaded.getvalue(), uploaded.name, save)
+
+
+def show_outcome(outcome: dict) -> None:
+    name = inert_markdown(outcome["name"])
+    if outcome.get("empty"):
+        st.warning("There is nothing to check yet: paste some YAML or choose a file first.")
+    elif outcome["problems"]:
+        st.error(f"Nothing was saved. {name} has {len(outcome['problems'])} problem(s); fix them and submit "
+                 "again:", icon=":material/error:")
+        st.code("\n".join(outcome["problems"]), language=None, wrap_lines=True)
+    elif outcome["saved"]:
+        ids = ", ".join(outcome["ids"])
+        st.success(f"Saved {len(outcome['ids'])} question(s) ({ids}) to {inert_markdown(outcome['saved'])}. "
+                   "They are listed under Browse and can be asked in new interviews.", icon=":material/check:")
+        if outcome.get("not_loaded"):
+            st.warning("The saved file did not load cleanly (another change may have happened meanwhile):")
+            st.code("\n".join(outcome["not_loaded"]), language=None, wrap_lines=True)
+    else:
+        st.success(f"{name} is valid: {len(outcome['ids'])} new question(s) ({', '.join(outcome['ids'])}). "
+                   "Nothing has been saved yet.", icon=":material/check:")
+
+
+def add_section() -> None:
+    custom_dir = resources.runtime().settings.custom_question_dir
+    st.caption(f"New questions are checked exactly like the bundled ones, then saved under "
+               f"{inert_markdown(str(custom_dir))}. If anything is wrong, nothing is saved: every problem names "
+               "its line and field.")
+    paste, upload, example = st.tabs(["Paste YAML", "Upload a file", "Example"])
+    with paste:
+        st.text_area("Questions in YAML", key="bank_yaml", height=300,
+                     placeholder="questions:\n  - id: ...\n    prompt: ...")
+        with st.container(horizontal=True):
+            st.button("Check", key="check_pasted", on_click=on_paste, args=(False,))
+            st.button("Check and save", key="save_pasted", type="primary", on_click=on_paste, args=(True,))
+    with upload:
+        st.file_uploader("A .yaml or .yml file", type=["yaml", "yml"], key="bank_upload")
+        with st.container(horizontal=True):
+            st.button("Check", key="check_upload", on_click=on_upload, args=(False,))
+            st.button("Check and save", key="save_upload", type="primary", on_click=on_upload, args=(True,))
+    with example:
+        st.caption("A complete question that passes every check. Copy it, give it a new id and make it yours. "
+                   "Rubric criteria and knowledge sections must exist: see the Knowledge page for section ids.")
+        st.code(custom_content.EXAMPLE_QUESTION_YAML, language="yaml")
+    if OUTCOME in st.session_state:
+        show_outcome(st.session_state[OUTCOME])
+
+
+def content_problems(bundle: bank.Bundle) -> None:
+    if bundle.problems:
+        with st.expander(f"{len(bundle.problems)} problem(s) in the content files (those items were skipped)",
+                         icon=":material/warning:"):
+            st.code("\n".join(str(p) for p in bundle.problems), language=None, wrap_lines=True)
+
+
+def main() -> None:
+    st.title("Question bank")
+    bundle = resources.content()
+    st.markdown(f"{bundle.summary()} · {len(bundle.topics())} topics")
+    content_problems(bundle)
+    browse_tab, add_tab = st.tabs(["Browse", "Add questions"], key="bank_tab")
+    with browse_tab:
+        browse(bundle)
+    with add_tab:
+        add_section()
+
+
+main()

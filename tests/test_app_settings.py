@@ -1,0 +1,139 @@
+"""The Settings page (AppTest runs the real app script, no browser): saving, validation, key handling, test button."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from simulator.app_settings import settings_path
+from tests.fake_llm_server import error
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk-test-0123456789abcdefSECRET"
+
+
+@pytest.fixture
+def settings_file(app_env):
+    """The settings file of the shared app data folder, removed after the test so other app tests see defaults."""
+    path = settings_path(Path(app_env["data_dir"]))
+    path.unlink(missing_ok=True)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def open_settings() -> AppTest:
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).switch_page("pages/settings.py").run()
+    assert not app.exception
+    return app
+
+
+def fill(app: AppTest, url: str, model: str, key: str = "") -> None:
+    app.text_input(key="settings_base_url").input(url)
+    app.text_input(key="settings_model").input(model)
+    app.text_input(key="settings_api_key").input(key)
+
+
+def page_text(app: AppTest) -> str:
+    """All the text the page renders (messages, labels, captions): where a leaked key would show."""
+    return "\n".join(str(node.proto) for node in app._tree if getattr(node, "proto", None) is not None)
+
+
+def click(app: AppTest, label: str) -> AppTest:
+    next(b for b in app.button if b.label == label).click().run()
+    assert not app.exception
+    return app
+
+
+def test_page_renders_with_the_offline_note_and_no_key(settings_file):
+    app = open_settings()
+    assert app.title[0].value == "Settings"
+    assert "offline judge" in app.info[0].value
+    assert app.text_input(key="settings_base_url").value == ""
+    assert any("Key in use: **none" in m.value for m in app.markdown)
+    assert any("not configured" in c.value for c in app.caption)
+
+
+def test_save_writes_endpoint_and_defaults_but_never_the_key(settings_file):
+    app = open_settings()
+    fill(app, "http://localhost:11434/v1/", "llama3.1", KEY)
+    app.number_input(key="settings_timeout").set_value(90.0)
+    app.radio(key="settings_judge").set_value("llm")
+    click(app, "Save")
+
+    assert app.success and "saved" in app.success[0].value
+    raw = settings_file.read_text(encoding="utf-8")
+    assert KEY not in raw and "api_key" not in raw
+    assert json.loads(raw) == {"llm_base_url": "http://localhost:11434/v1", "llm_model": "llama3.1",
+                               "llm_timeout_s": 90.0, "default_interviewer": "offline", "default_judge": "llm"}
+    assert app.session_state["llm_api_key"] == KEY
+    assert app.text_input(key="settings_api_key").value == ""
+    assert KEY not in page_text(app)
+    assert any("typed on the Settings page" in m.value for m in app.markdown)
+    assert any("llama3.1" in c.value for c in app.caption)
+
+    click(app, "Forget the typed key")
+    assert "llm_api_key" not in app.session_state
+    assert any("Key in use: **none" in m.value for m in app.markdown)
+
+    reopened = open_settings()
+    assert reopened.text_input(key="settings_base_url").value == "http://localhost:11434/v1"
+    assert reopened.radio(key="settings_judge").value == "llm"
+
+
+def test_bad_url_shows_an_error_keeps_the_input_and_saves_nothing(settings_file):
+    app = open_settings()
+    fill(app, "localhost:11434/v1", "llama3.1")
+    click(app, "Save")
+
+    assert "Base URL: must start with http:// or https://" in app.error[0].value
+    assert not settings_file.exists()
+    assert app.text_input(key="settings_base_url").value == "localhost:11434/v1"
+    assert app.text_input(key="settings_model").value == "llama3.1"
+
+
+def test_url_with_credentials_and_llm_default_without_endpoint_are_refused(settings_file):
+    app = open_settings()
+    fill(app, "https://user:pw@example.com/v1", "m")
+    click(app, "Save")
+    assert "must not contain a user name or password" in app.error[0].value
+
+    fill(app, "", "")
+    app.radio(key="settings_interviewer").set_value("llm")
+    click(app, "Save")
+    assert "An LLM default needs an endpoint" in app.error[0].value
+    assert not settings_file.exists()
+
+
+def test_example_fills_the_form(settings_file):
+    app = open_settings()
+    app.selectbox(key="settings_example").select("Ollama").run()
+    assert app.text_input(key="settings_base_url").value == "http://localhost:11434/v1"
+    assert app.text_input(key="settings_model").value == "llama3.1"
+
+
+def test_connection_success_uses_the_typed_key(settings_file, fake_llm):
+    fake_llm.script("ok")
+    app = open_settings()
+    fill(app, fake_llm.base_url, "fake-model", KEY)
+    click(app, "Test connection")
+
+    assert not app.error
+    assert "Connected to fake-model" in app.success[0].value
+    assert fake_llm.headers[-1]["authorization"] == f"Bearer {KEY}"
+    assert not settings_file.exists()  # testing does not save
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_connection_failure_is_reported_without_the_key(settings_file, fake_llm, status):
+    fake_llm.script(error(status, f"Incorrect API key provided: {KEY}"))
+    app = open_settings()
+    fill(app, fake_llm.base_url, "fake-model", KEY)
+    click(app, "Test connection")
+
+    message = app.error[0].value
+    assert message.startswith("Connection failed") and f"HTTP {status}" in message
+    assert KEY not in page_text(app)
+    assert len(fake_llm.requests) == 1  # a single attempt, no retries while the user waits
