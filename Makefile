@@ -23,8 +23,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+index: $(STAMP)
+	$(PY) -m simulator index
+
 validate: $(STAMP)
 	$(PY) -m simulator validate
+
+bench: $(STAMP)
+	$(PY) -m simulator bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

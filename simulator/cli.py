@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
                              help="also time the bare encoder on the same answers and print the ratio")
         sub.set_defaults(func=cmd_grade if name == "grade" else cmd_eval)
 
+    bench = commands.add_parser("bench", help="measure start-up, grading, retrieval and re-index speed",
+                                description="Time cold start, offline grading, hybrid search at 1k-100k chunks, "
+                                "batch grading and incremental re-indexing in temporary folders. Prints a table, "
+                                "then one JSON object as the last line.")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions and no 100k-chunk corpus")
+    bench.add_argument("--json-only", action="store_true", help="print only the JSON line")
+    bench.set_defaults(func=cmd_bench)
+
     from simulator import terminal
 
     terminal.add_commands(commands)
@@ -192,6 +200,12 @@ def _print_breakdown(scored: list, scale: float) -> None:
         human = sum(h for h, _ in pairs) / len(pairs)
         judged = sum(p for _, p in pairs) / len(pairs)
         print(f"{kind:<15}{len(pairs):>4}{human:>8.2f}{judged:>8.2f}")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from simulator import bench
+
+    return bench.main(quick=args.quick, json_only=args.json_only)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
