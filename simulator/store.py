@@ -59,6 +59,7 @@ DEFAULT_DB_PATH = bank.PROJECT_ROOT / "data" / "simulator.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 PROFILE_NAME_MAX = 60
+_JOINERS = "\u200c\u200d"
 
 Role = Literal["interviewer", "candidate"]
 TurnKind = Literal["question", "follow_up", "answer", "note"]
@@ -492,8 +493,9 @@ def clean_profile_name(name: object) -> str:
     controls) removed so look-alike names are one profile; 1 to 60 characters, no control characters."""
     if not isinstance(name, str):
         raise ValueError(f"profile name must be text, got {type(name).__name__}")
-    visible = "".join(c for c in name if unicodedata.category(c) != "Cf")
-    cleaned = unicodedata.normalize("NFC", visible.strip())
+    # Joiners (U+200C/D) build emoji and some scripts' letters, so they stay unless they dangle at the ends.
+    visible = "".join(c for c in name if unicodedata.category(c) != "Cf" or c in _JOINERS)
+    cleaned = unicodedata.normalize("NFC", visible.strip().strip(_JOINERS).strip())
     if not cleaned:
         raise ValueError("profile name is empty")
     if len(cleaned) > PROFILE_NAME_MAX:
