@@ -19,7 +19,6 @@ from simulator.plan import PlanError
 from simulator.store import NotFoundError, SessionDetail, SessionSettings
 
 SESSION_PARAM = "session"
-NOTICES = "interview_notices"
 
 
 def current_session_id() -> int | None:
@@ -133,8 +132,6 @@ def run_session(session_id: int) -> None:
     engine = engine_for(detail)
     header(detail)
     components.transcript(detail)
-    for notice in st.session_state.pop(NOTICES, []):
-        st.info(notice)
     step(engine, detail)
 
 
@@ -154,46 +151,58 @@ def header(detail: SessionDetail) -> None:
 
 
 def step(engine: InterviewEngine, detail: SessionDetail) -> None:
-    stage = stage_of(detail)
-    if stage == Stage.ANSWERED:
-        with st.spinner("Grading your answer…"):
+    """One run of the live chat. Everything new is drawn in this same run (no rerun), so no stale element
+    from the previous run can flash in its place."""
+    answer = st.chat_input("Your answer (Shift+Enter for a new line)")
+    if stage_of(detail) == Stage.ANSWERED:  # a grade lost to a crash or closed tab: grade, then redraw
+        with st.spinner("Grading your earlier answer…"):
             engine.grade_pending(detail.id)
         st.rerun()
-    elif stage in (Stage.READY, Stage.GRADED):
+    if answer and stage_of(detail) == Stage.ASKED:
+        take_answer(engine, detail, answer)
+        detail = engine.detail(detail.id)
+    if stage_of(detail) in (Stage.READY, Stage.GRADED):
         speak(engine, detail)
-    elif stage == Stage.ASKED:
-        take_answer(engine, detail)
+        detail = engine.detail(detail.id)
+    waiting = awaiting_turn(detail)
+    if waiting is not None:
+        timer(waiting.created_at, detail.settings.time_limit_s)
 
 
 def speak(engine: InterviewEngine, detail: SessionDetail) -> None:
     pending = engine.next_turn(detail.id)
-    if pending is not None:
-        with st.chat_message("assistant", avatar=components.AVATARS["interviewer"]):
-            if detail.settings.interviewer == "llm":
-                st.write_stream(pending.stream())
-            else:
-                pending.commit()
-    st.rerun()
+    if pending is None:
+        st.rerun()  # the plan is done: show the scorecard
+    with st.chat_message("assistant", avatar=components.AVATARS["interviewer"]):
+        if pending.kind == "follow_up":
+            st.caption("Follow-up")
+        if detail.settings.interviewer == "llm":
+            st.write_stream(pending.stream())
+        else:
+            pending.commit()
+            components.inert(pending.text)
 
 
-def take_answer(engine: InterviewEngine, detail: SessionDetail) -> None:
+def take_answer(engine: InterviewEngine, detail: SessionDetail, answer: str) -> None:
     waiting = awaiting_turn(detail)
     assert waiting is not None
-    timer(waiting.created_at, detail.settings.time_limit_s)
-    answer = st.chat_input("Your answer (Shift+Enter for a new line)")
-    if not answer:
-        return
     with st.chat_message("user", avatar=components.AVATARS["candidate"]):
         components.inert(answer)
-    try:
-        receipt = engine.answer(detail.id, answer, duration_s=seconds_since(waiting.created_at))
-    except InterviewError as exc:
-        st.error(str(exc))
-        return
-    st.session_state[NOTICES] = receipt.notices
-    with st.spinner("Grading your answer…"):
-        engine.grade_pending(detail.id)
-    st.rerun()
+        try:
+            receipt = engine.answer(detail.id, answer, duration_s=seconds_since(waiting.created_at))
+        except InterviewError as exc:
+            st.error(str(exc))
+            return
+        for notice in receipt.notices:
+            st.info(notice)
+        with st.spinner("Grading your answer…"):
+            grades = engine.grade_pending(detail.id)
+        for grade in grades:
+            components.grade_card(grade, key=str(receipt.turn_id))
+        question = waiting.question() if waiting.kind == "question" else None
+        if question is not None:
+            with st.expander("Model answer", icon=":material/lightbulb:"):
+                st.markdown(inert_markdown(question.model_answer))
 
 
 def seconds_since(moment: datetime) -> float:
