@@ -17,7 +17,7 @@ from simulator.engine import InterviewEngine
 from simulator.grading import LLM_JUDGE, OFFLINE_JUDGE, GradeFn, GradingSpec, adhoc_spec, spec_from_question
 from simulator.interviewer import Interviewer, LLMInterviewer, OfflineInterviewer
 from simulator.judges.offline import offline_judge, spec_texts
-from simulator.llm import LLMConfig
+from simulator.llm import LLMConfig, OpenAICompatibleModel
 from simulator.retrieval import KnowledgeIndex, Progress, build_index, index_dir, load_cross_encoder
 from simulator.store import Store
 
@@ -65,6 +65,8 @@ class Runtime:
                  warm_in_background: bool = False):
         self.settings = settings or Settings.from_env()
         self.warm_in_background = warm_in_background
+        self._llm_models: dict[LLMConfig, OpenAICompatibleModel] = {}
+        self._llm_lock = threading.Lock()
         if embedder is not None:
             self.__dict__["embedder"] = embedder  # share one loaded model between runtimes
 
@@ -133,11 +135,17 @@ class Runtime:
                                "(and SIMULATOR_LLM_API_KEY if the endpoint needs one)")
         return config
 
+    def llm_model(self, llm: LLMConfig | None = None) -> OpenAICompatibleModel:
+        """One client per endpoint configuration, reused across interviews (it keeps its HTTP connections)."""
+        config = self.llm_config(llm)
+        with self._llm_lock:
+            if config not in self._llm_models:
+                self._llm_models[config] = OpenAICompatibleModel(config)
+            return self._llm_models[config]
+
     def llm_judge(self, llm: LLMConfig | None = None) -> GradeFn:
         from simulator.judges.llm import llm_judge
-        from simulator.llm import OpenAICompatibleModel
-
-        return llm_judge(OpenAICompatibleModel(self.llm_config(llm)), self.index.search, hints=self.offline_judge)
+        return llm_judge(self.llm_model(llm), self.index.search, hints=self.offline_judge)
 
     def judge(self, kind: JudgeKind, llm: LLMConfig | None = None) -> GradeFn:
         return self.offline_judge if kind == "offline" else self.llm_judge(llm)
@@ -149,10 +157,7 @@ class Runtime:
         offline = OfflineInterviewer(seed)
         if kind == "offline":
             return offline
-        from simulator.llm import OpenAICompatibleModel
-
-        config = self.llm_config(llm)
-        return LLMInterviewer(OpenAICompatibleModel(config), config.model, fallback=offline)
+        return LLMInterviewer(self.llm_model(llm), self.llm_config(llm).model, fallback=offline)
 
     def engine(self, store: Store, interviewer: JudgeKind = "offline", judge: JudgeKind = "offline",
                seed: int = 0, llm: LLMConfig | None = None) -> InterviewEngine:
