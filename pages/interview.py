@@ -6,7 +6,6 @@ is read back from the database on each run.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -99,8 +98,7 @@ def offer_resume(profile: str) -> None:
 
 def start(profile: str, settings: SessionSettings) -> None:
     try:
-        session_id = resources.engine(settings.interviewer, settings.judge, seed=time.time_ns() % 10_000).start(
-            profile, settings)
+        session_id = resources.engine(settings.interviewer, settings.judge).start(profile, settings)
     except (PlanError, RuntimeError, ValueError) as exc:
         st.error(str(exc))
         return

@@ -134,9 +134,6 @@ class InterviewEngine:
     def abandon(self, session_id: int) -> None:
         self.store.abandon_session(session_id)
 
-    def finish(self, session_id: int) -> None:
-        self.store.finish_session(session_id)
-
     # -- the interviewer's turn
 
     def next_turn(self, session_id: int) -> PendingTurn | None:

@@ -192,7 +192,10 @@ def _how_to_practise(topic: str, mode: PlanMode, low_questions: Mapping[str, set
         count = len(low_questions[topic])
         return (f"Start an interview on {topic} with plan mode retry-low to answer again the {count} "
                 f"question{'s' if count != 1 else ''} whose latest score is below {LOW_SCORE:g}.")
-    return f"Start an interview with plan mode weakest-first so {topic} questions come first."
+    # The plan ranks topics by each question's latest score, this page by every answer: name the topic
+    # explicitly rather than promise that weakest-first will start with it.
+    return (f"Choose {topic} under Topics when you start an interview, or use plan mode weakest-first, which "
+            "starts with the topics whose latest scores are lowest.")
 
 
 def _mode_for(topic: str | None, low_questions: Mapping[str, set[str]]) -> PlanMode:

@@ -90,11 +90,17 @@ def test_answer_html_is_rendered_inert(app_env):
     assert "\\<img" in answer and "\\*\\*bold" in answer and "\\[link\\]" in answer
 
 
-def test_reruns_are_fast_once_loaded(app_env):
+def test_reruns_reuse_the_loaded_model_index_and_judge(app_env):
+    from simulator import resources
+
     at = app().run()
+    loaded = resources.runtime()
+    judge, index, embedder = loaded.offline_judge, loaded.index, loaded.embedder
     started = time.perf_counter()
     at.run()
     assert not at.exception
+    again = resources.runtime()
+    assert again is loaded and again.offline_judge is judge and again.index is index and again.embedder is embedder
     print(f"rerun of the set-up page: {(time.perf_counter() - started) * 1000:.0f} ms")
 
 
