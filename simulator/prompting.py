@@ -51,7 +51,7 @@ _INJECTION_HINTS = re.compile(
     r"|<\|?/?(im_start|im_end|system|assistant|user|endoftext)\|?>|\[/?inst\]|<</?sys>>"
     r"|\"?(score|grade|overall|level)\"?\s*[:=]\s*\"?\d"
     r"|\b(note|message|instruction)s? (to|for) (the )?(grader|judge|evaluator|ai|model|llm)\b"
-    r"|\bnew instructions?\b|\bend of (the )?(answer|candidate)\b|```|</?answer>"
+    r"|\bnew instructions?\b|\bend of (the )?(answer|candidate)\b|```\s*(json|system)\b|</?answer>"
     r"|ignor(ez|iere|ar|a)\b|忽略|игнорир|無視|무시"
     r"|\b(deserves?|receives?|earns?|merits?)\b.{0,30}"
     r"(10 ?/ ?10|\b10 out of 10|\bfull marks?|\b(max(imum)?|perfect|top|highest|full) (score|marks?|grade|points))"
