@@ -30,7 +30,7 @@ validate: $(STAMP)
 	$(PY) -m simulator validate
 
 bench: $(STAMP)
-	$(PY) -m simulator bench
+	$(PY) -m tools.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

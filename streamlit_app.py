@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from simulator import resources
+from app import services
 
 
 def main() -> None:
@@ -16,7 +16,7 @@ def main() -> None:
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ]
     page = st.navigation(pages)
-    resources.warm_up()
+    services.warm_up()
     page.run()
 
 

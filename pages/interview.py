@@ -10,12 +10,19 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from pages import components
-from simulator import resources
-from simulator.engine import InterviewEngine, InterviewError, Stage, awaiting_turn, stage_of
-from simulator.export import average_score, inert_markdown
-from simulator.plan import PlanError
-from simulator.store import NotFoundError, SessionDetail, SessionSettings
+from app import services, widgets
+from app.services import (
+    LOW_SCORE,
+    InterviewError,
+    InterviewRunner,
+    NotFoundError,
+    PlanError,
+    SessionDetail,
+    SessionSettings,
+    Step,
+    awaiting_turn,
+    inert_markdown,
+)
 
 SESSION_PARAM = "session"
 
@@ -45,9 +52,9 @@ def setup_form() -> None:
                             help="Your name or handle; progress and weak-topic plans are kept per profile.")
     st.session_state["profile"] = profile
     offer_resume(profile)
-    bundle = resources.content()
-    preferences, _ = resources.app_settings()
-    llm_ready = resources.llm_config() is not None
+    bundle = services.content()
+    preferences, _ = services.saved_settings()
+    llm_ready = services.llm_ready()
     with st.form("setup"):
         left, right = st.columns(2)
         topics = left.multiselect("Topics", bundle.topics(), placeholder="All topics")
@@ -78,10 +85,7 @@ ROLE_LABELS = {"offline": "Offline", "llm": "LLM"}
 
 
 def offer_resume(profile: str) -> None:
-    try:
-        waiting = resources.store().open_session_for(profile) if profile.strip() else None
-    except ValueError:
-        return
+    waiting = services.open_session_for(profile)
     if waiting is None:
         return
     with st.container(border=True):
@@ -92,14 +96,14 @@ def offer_resume(profile: str) -> None:
             open_session(waiting.id)
             st.rerun()
         if drop.button("Abandon it", key="abandon-open"):
-            resources.store().abandon_session(waiting.id)
+            services.abandon(waiting.id)
             st.rerun()
 
 
 def start(profile: str, settings: SessionSettings) -> None:
     try:
-        session_id = resources.engine(settings.interviewer, settings.judge).start(profile, settings)
-    except (PlanError, RuntimeError, ValueError) as exc:
+        session_id = services.start_interview(profile, settings)
+    except (PlanError, ValueError) as exc:
         st.error(str(exc))
         return
     open_session(session_id)
@@ -109,17 +113,9 @@ def start(profile: str, settings: SessionSettings) -> None:
 # ---------------------------------------------------------------- the interview
 
 
-def engine_for(detail: SessionDetail) -> InterviewEngine:
-    try:
-        return resources.engine(detail.settings.interviewer, detail.settings.judge, seed=detail.id)
-    except RuntimeError as exc:
-        st.warning(f"{exc}. Continuing with the offline interviewer and judge.")
-        return resources.engine("offline", "offline", seed=detail.id)
-
-
 def run_session(session_id: int) -> None:
     try:
-        detail = resources.store().session_detail(session_id)
+        detail = services.session(session_id)
     except NotFoundError:
         st.error(f"There is no interview #{session_id}.")
         open_session(None)
@@ -127,10 +123,9 @@ def run_session(session_id: int) -> None:
     if detail.status != "active":
         scorecard(detail)
         return
-    engine = engine_for(detail)
     header(detail)
-    components.transcript(detail)
-    step(engine, detail)
+    widgets.transcript(detail)
+    chat(detail)
 
 
 def header(detail: SessionDetail) -> None:
@@ -141,66 +136,67 @@ def header(detail: SessionDetail) -> None:
     with st.sidebar:
         st.caption(f"Interview #{detail.id}")
         if st.button("Finish now", help="End the interview here and see the scorecard"):
-            resources.store().finish_session(detail.id)
+            services.finish(detail.id)
             st.rerun()
         if st.button("Abandon interview"):
-            resources.store().abandon_session(detail.id)
+            services.abandon(detail.id)
             st.rerun()
 
 
-def step(engine: InterviewEngine, detail: SessionDetail) -> None:
-    """One run of the live chat. Everything new is drawn in this same run (no rerun), so no stale element
-    from the previous run can flash in its place."""
+def chat(detail: SessionDetail) -> None:
+    """One run of the live chat: advance the session until it waits for the candidate, drawing each step in this
+    same run (no rerun), so no stale element from the previous run can flash in its place."""
+    runner, notice = services.session_runner(detail)
+    if notice:
+        st.warning(notice)
     answer = st.chat_input("Your answer (Shift+Enter for a new line)")
-    if stage_of(detail) == Stage.ANSWERED:  # a grade lost to a crash or closed tab: grade, then redraw
-        with st.spinner("Grading your earlier answer…"):
-            engine.grade_pending(detail.id)
-        st.rerun()
-    if answer and stage_of(detail) == Stage.ASKED:
-        take_answer(engine, detail, answer)
-        detail = engine.detail(detail.id)
-    if stage_of(detail) in (Stage.READY, Stage.GRADED):
-        speak(engine, detail)
-        detail = engine.detail(detail.id)
     waiting = awaiting_turn(detail)
-    if waiting is not None:
-        timer(waiting.created_at, detail.settings.time_limit_s)
+    typed = answer if answer and waiting is not None else None
+    while True:
+        if typed is not None:
+            show_answer(runner, detail, typed, seconds_since(waiting.created_at))
+            typed = None
+            continue
+        step = services.advance(runner, detail.id)
+        if step.kind == "graded":  # a grade lost to a crash or closed tab: graded now, then redrawn in place
+            st.rerun()
+        if step.kind == "ended":
+            st.rerun()  # the plan is done: show the scorecard
+        if step.kind == "await":
+            timer(step.waiting.created_at, detail.settings.time_limit_s)
+            return
+        speak(step, detail)
 
 
-def speak(engine: InterviewEngine, detail: SessionDetail) -> None:
-    pending = engine.next_turn(detail.id)
-    if pending is None:
-        st.rerun()  # the plan is done: show the scorecard
-    with st.chat_message("assistant", avatar=components.AVATARS["interviewer"]):
+def speak(step: Step, detail: SessionDetail) -> None:
+    pending = step.pending
+    with st.chat_message("assistant", avatar=widgets.AVATARS["interviewer"]):
         if pending.kind == "follow_up":
             st.caption("Follow-up")
         if detail.settings.interviewer == "llm":
             st.write_stream(pending.stream())
         else:
             pending.commit()
-            components.inert(pending.text)
+            widgets.inert(pending.text)
 
 
-def take_answer(engine: InterviewEngine, detail: SessionDetail, answer: str) -> None:
+def show_answer(runner: InterviewRunner, detail: SessionDetail, answer: str, duration_s: float) -> None:
     waiting = awaiting_turn(detail)
-    assert waiting is not None
-    with st.chat_message("user", avatar=components.AVATARS["candidate"]):
-        components.inert(answer)
+    with st.chat_message("user", avatar=widgets.AVATARS["candidate"]):
+        widgets.inert(answer)
         try:
-            receipt = engine.answer(detail.id, answer, duration_s=seconds_since(waiting.created_at))
+            with st.spinner("Grading your answer…"):
+                step = services.advance(runner, detail.id, answer, duration_s)
         except InterviewError as exc:
             st.error(str(exc))
             return
-        for notice in receipt.notices:
+        for notice in step.receipt.notices if step.receipt else []:
             st.info(notice)
-        with st.spinner("Grading your answer…"):
-            grades = engine.grade_pending(detail.id)
-        for grade in grades:
-            components.grade_card(grade, key=str(receipt.turn_id))
-        question = waiting.question() if waiting.kind == "question" else None
+        for grade in step.grades:
+            widgets.grade_card(grade, key=str(step.receipt.turn_id if step.receipt else detail.id))
+        question = waiting.question() if waiting is not None and waiting.kind == "question" else None
         if question is not None:
-            with st.expander("Model answer", icon=":material/lightbulb:"):
-                st.markdown(inert_markdown(question.model_answer))
+            widgets.model_answer(question.model_answer)
 
 
 def seconds_since(moment: datetime) -> float:
@@ -220,7 +216,7 @@ def timer(asked_at: datetime, limit: int | None) -> None:
 
 
 def scorecard(detail: SessionDetail) -> None:
-    average = average_score(detail)
+    average = services.average_score(detail)
     if detail.status == "abandoned":
         st.warning(f"Interview #{detail.id} was abandoned. Its answers are kept in Review.")
     else:
@@ -229,7 +225,7 @@ def scorecard(detail: SessionDetail) -> None:
     rows = question_rows(detail)
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
-    low = [r for r in rows if r["score"] is not None and r["score"] < 6]
+    low = [r for r in rows if r["score"] is not None and r["score"] < LOW_SCORE]
     st.page_link("pages/review.py", label="Open this interview in Review (downloads, model answers)",
                  icon=":material/history:", query_params={SESSION_PARAM: str(detail.id)})
     again, fresh = st.columns(2)
@@ -242,7 +238,7 @@ def scorecard(detail: SessionDetail) -> None:
         open_session(None)
         st.rerun()
     with st.expander("Transcript"):
-        components.transcript(detail)
+        widgets.transcript(detail)
 
 
 def question_rows(detail: SessionDetail) -> list[dict]:

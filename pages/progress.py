@@ -9,10 +9,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from simulator import progress, resources
-from simulator.export import inert_markdown
-from simulator.progress import CriterionAverage, ProgressReport, ScorePoint, TopicAverage, WeakArea
-from simulator.schemas import Question
+from app import services
+from app.services import (
+    CriterionAverage,
+    ProgressReport,
+    Question,
+    ScorePoint,
+    TopicAverage,
+    WeakArea,
+    inert_markdown,
+)
 
 # Bare strings in a page script would be rendered by Streamlit's magic, so constants are explained in comments.
 RECENT = 5  # answers covered by the "recent average" metric
@@ -27,12 +33,12 @@ def main() -> None:
     if profile is None:
         _nothing_yet("No profiles yet. Your progress appears here once you have answered a few questions.")
         return
-    report = progress.progress_report(resources.store().history(profile), resources.content().rubrics)
+    report = services.progress_report(profile)
     if report.empty:
         _nothing_yet(f"{profile} has no scored answers yet. Answer a few questions and come back.")
         return
     _headline(report)
-    _score_over_time(report.timeline, resources.content().questions)
+    _score_over_time(report.timeline, services.content().questions)
     topics, criteria = st.columns(2)
     with topics:
         _topic_chart(report.topics)
@@ -42,8 +48,7 @@ def main() -> None:
 
 
 def _choose_profile() -> str | None:
-    store = resources.store()
-    names = [p.name for p in store.list_profiles()]
+    names = services.profile_names()
     if not names:
         return None
     return st.selectbox("Profile", names, index=names.index(_likely_profile(names)), key="progress_profile")
@@ -54,7 +59,7 @@ def _likely_profile(names: list[str]) -> str:
     typed = st.session_state.get(INTERVIEW_PROFILE_KEY)
     if typed in names:
         return typed
-    newest = resources.store().list_sessions(limit=1)
+    newest = services.list_sessions(limit=1)
     return newest[0].profile if newest and newest[0].profile in names else names[0]
 
 
@@ -150,8 +155,8 @@ def _distinct_titles(criteria: list[CriterionAverage]) -> list[str]:
 def _weakest(areas: list[WeakArea]) -> None:
     st.subheader("Weakest areas")
     if not areas:
-        st.caption(f"Nothing to point at yet: a topic or criterion needs at least {progress.MIN_ANSWERS} scored "
-                   "answers before it is compared with the others.")
+        st.caption(f"Nothing to point at yet: a topic or criterion needs at least "
+                   f"{services.MIN_ANSWERS_FOR_COMPARISON} scored answers before it is compared with the others.")
         return
     for area in areas:
         with st.container(border=True):

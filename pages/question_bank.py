@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from simulator import bank, custom_content, resources
-from simulator.export import inert_markdown
-from simulator.schemas import Question
+from app import services
+from app.services import Bundle, Question, inert_markdown
 
 DIFFICULTIES = ["easy", "medium", "hard"]
-PASTED_NAME = custom_content.PASTED_NAME
+PASTED_NAME = services.PASTED_NAME
 OUTCOME = "bank_add_outcome"
 
 
@@ -22,7 +19,7 @@ def matches(question: Question, words: list[str]) -> bool:
     return all(word in haystack.lower() for word in words)
 
 
-def filtered(bundle: bank.Bundle) -> list[Question]:
+def filtered(bundle: Bundle) -> list[Question]:
     left, middle, right = st.columns([2, 2, 3])
     topics = left.multiselect("Topic", bundle.topics(), placeholder="All topics", key="bank_topics")
     levels = middle.multiselect("Difficulty", DIFFICULTIES, placeholder="Any difficulty", key="bank_levels")
@@ -33,7 +30,7 @@ def filtered(bundle: bank.Bundle) -> list[Question]:
             if (not topics or q.topic in topics) and (not levels or q.difficulty in levels) and matches(q, words)]
 
 
-def question_card(question: Question, bundle: bank.Bundle) -> None:
+def question_card(question: Question, bundle: Bundle) -> None:
     with st.container(border=True):
         st.markdown(f"**{inert_markdown(question.prompt)}**")
         rubrics = ", ".join(r.title for r in bundle.rubrics_for(question))
@@ -55,7 +52,7 @@ def details(question: Question) -> None:
     st.markdown(inert_markdown(question.model_answer))
 
 
-def browse(bundle: bank.Bundle) -> None:
+def browse(bundle: Bundle) -> None:
     questions = filtered(bundle)
     st.caption(f"Showing {len(questions)} of {len(bundle.questions)} questions.")
     for question in sorted(questions, key=lambda q: (q.topic, DIFFICULTIES.index(q.difficulty), q.id)):
@@ -65,27 +62,12 @@ def browse(bundle: bank.Bundle) -> None:
 # ---------------------------------------------------------------- adding questions
 
 
-def add(data: str | bytes, name: str, save: bool) -> dict:
-    """Check the YAML and, when asked and it is clean, save it and reload the bank; returns what to show."""
-    bundle = resources.content()
-    if save:
-        check = custom_content.submit_questions(data, name, bundle, resources.runtime().settings.custom_question_dir)
-    else:
-        check = custom_content.check_question_yaml(data, name, bundle)
-    outcome = {"name": name, "problems": [str(p) for p in check.problems],
-               "ids": [q.id for q in check.questions], "saved": str(check.saved) if check.saved else None}
-    if check.saved:
-        reloaded = resources.reload_content()
-        outcome["not_loaded"] = [str(p) for p in reloaded.problems if Path(p.file).name == check.saved.name]
-    return outcome
-
-
 def on_paste(save: bool) -> None:
     text = st.session_state.get("bank_yaml", "")
     if not text.strip():
         st.session_state[OUTCOME] = {"name": PASTED_NAME, "problems": [], "ids": [], "saved": None, "empty": True}
         return
-    outcome = add(text, PASTED_NAME, save)
+    outcome = services.check_questions(text, PASTED_NAME, save)
     st.session_state[OUTCOME] = outcome
     if outcome["saved"]:
         st.session_state["bank_yaml"] = ""  # saved safely, so the box can be emptied for the next one
@@ -96,7 +78,7 @@ def on_upload(save: bool) -> None:
     if uploaded is None:
         st.session_state[OUTCOME] = {"name": "", "problems": [], "ids": [], "saved": None, "empty": True}
         return
-    st.session_state[OUTCOME] = add(uploaded.getvalue(), uploaded.name, save)
+    st.session_state[OUTCOME] = services.check_questions(uploaded.getvalue(), uploaded.name, save)
 
 
 def show_outcome(outcome: dict) -> None:
@@ -120,7 +102,7 @@ def show_outcome(outcome: dict) -> None:
 
 
 def add_section() -> None:
-    custom_dir = resources.runtime().settings.custom_question_dir
+    custom_dir = services.custom_question_dir()
     st.caption(f"New questions are checked exactly like the bundled ones, then saved under "
                f"{inert_markdown(str(custom_dir))}. If anything is wrong, nothing is saved: every problem names "
                "its line and field.")
@@ -139,12 +121,12 @@ def add_section() -> None:
     with example:
         st.caption("A complete question that passes every check. Copy it, give it a new id and make it yours. "
                    "Rubric criteria and knowledge sections must exist: see the Knowledge page for section ids.")
-        st.code(custom_content.EXAMPLE_QUESTION_YAML, language="yaml")
+        st.code(services.EXAMPLE_QUESTION_YAML, language="yaml")
     if OUTCOME in st.session_state:
         show_outcome(st.session_state[OUTCOME])
 
 
-def content_problems(bundle: bank.Bundle) -> None:
+def content_problems(bundle: Bundle) -> None:
     if bundle.problems:
         with st.expander(f"{len(bundle.problems)} problem(s) in the content files (those items were skipped)",
                          icon=":material/warning:"):
@@ -153,7 +135,7 @@ def content_problems(bundle: bank.Bundle) -> None:
 
 def main() -> None:
     st.title("Question bank")
-    bundle = resources.content()
+    bundle = services.content()
     st.markdown(f"{bundle.summary()} · {len(bundle.topics())} topics")
     content_problems(bundle)
     browse_tab, add_tab = st.tabs(["Browse", "Add questions"], key="bank_tab")

@@ -11,9 +11,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages import components
-from simulator import export, resources
-from simulator.store import NotFoundError, SessionDetail, SessionSummary
+from app import services, widgets
+from app.services import NotFoundError, SessionDetail, SessionSummary, inert_markdown
 
 ALL = "All"
 SESSION_PARAM = "session"
@@ -22,18 +21,17 @@ CHOSEN_KEY = "review_session"
 
 def main() -> None:
     st.title("Review")
-    store = resources.store()
-    if not store.list_sessions(limit=1):
+    if not services.list_sessions(limit=1):
         _no_interviews_yet()
         return
-    sessions = store.list_sessions(**_filters())
+    sessions = services.list_sessions(**_filters())
     if not sessions:
         st.info("No interview matches these filters. Widen them to see more.", icon=":material/filter_alt_off:")
         return
     st.dataframe(_table(sessions), hide_index=True, column_config=_COLUMNS)
     chosen = _choose(sessions)
     try:
-        detail = store.session_detail(chosen)
+        detail = services.session(chosen)
     except NotFoundError:
         st.error(f"Session {chosen} no longer exists.")
         return
@@ -47,12 +45,12 @@ def _no_interviews_yet() -> None:
 
 
 def _filters() -> dict[str, Any]:
-    """The list filters, as keyword arguments for ``Store.list_sessions``."""
+    """The list filters, as keyword arguments for ``services.list_sessions``."""
     profile_col, since_col, topic_col, score_col = st.columns(4)
-    profiles = [p.name for p in resources.store().list_profiles()]
+    profiles = services.profile_names()
     profile = profile_col.selectbox("Profile", [ALL, *profiles], key="review_profile")
     since = since_col.date_input("Started on or after (UTC)", value=None, key="review_since")
-    topic = topic_col.selectbox("Topic", [ALL, *resources.content().topics()], key="review_topic")
+    topic = topic_col.selectbox("Topic", [ALL, *services.content().topics()], key="review_topic")
     min_score = score_col.slider("Lowest average score", 0.0, 10.0, 0.0, step=0.5, key="review_min_score",
                                  help="Sessions with no scored answer are hidden once this is above 0.")
     return {
@@ -113,24 +111,24 @@ def _label(summary: SessionSummary) -> str:
 
 
 def _session(detail: SessionDetail) -> None:
-    st.subheader(f"Session {detail.id}: {export.inert_markdown(detail.profile)}")
-    average = export.average_score(detail)
+    st.subheader(f"Session {detail.id}: {inert_markdown(detail.profile)}")
+    average = services.average_score(detail)
     status, started, answers, score = st.columns(4)
     status.metric("Status", detail.status)
     started.metric("Started (UTC)", f"{detail.started_at:%Y-%m-%d %H:%M}")
     answers.metric("Answers", len(detail.answers))
     score.metric("Average score", "—" if average is None else f"{average:.1f} / 10")
-    st.caption(export.inert_markdown(f"Interviewer: {detail.interviewer} · judge: {detail.judge}"))
+    st.caption(inert_markdown(f"Interviewer: {detail.interviewer} · judge: {detail.judge}"))
     _downloads(detail)
-    components.transcript(detail)
+    widgets.transcript(detail)
 
 
 def _downloads(detail: SessionDetail) -> None:
     markdown, json_file = st.columns(2)
-    markdown.download_button("Download Markdown", export.session_markdown(detail),
+    markdown.download_button("Download Markdown", services.session_markdown(detail),
                              file_name=f"interview-{detail.id}.md", mime="text/markdown", on_click="ignore",
                              icon=":material/description:", key="review_download_md")
-    json_file.download_button("Download JSON", export.session_json_text(detail),
+    json_file.download_button("Download JSON", services.session_json_text(detail),
                               file_name=f"interview-{detail.id}.json", mime="application/json", on_click="ignore",
                               icon=":material/data_object:", key="review_download_json")
 

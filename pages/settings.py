@@ -1,20 +1,18 @@
 """Settings: the optional LLM endpoint, where its API key comes from, and the interview set-up defaults.
 
 The API key is never written anywhere: it comes from the environment, ``st.secrets`` or a password field whose
-value moves straight into this browser session's memory (``resources.API_KEY_STATE``).
+value moves straight into this browser session's memory (``services.remember_key``).
 """
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
 
 import streamlit as st
 from pydantic import ValidationError
 
-from simulator import resources
-from simulator.app_settings import AppSettings
-from simulator.llm import LLMConfig, OpenAICompatibleModel, check_connection, scrub_secrets
+from app import services
+from app.services import LLMConfig, SavedSettings, scrub_secrets
 
 URL, MODEL, TIMEOUT, KEY_INPUT = "settings_base_url", "settings_model", "settings_timeout", "settings_api_key"
 INTERVIEWER, JUDGE, EXAMPLE = "settings_interviewer", "settings_judge", "settings_example"
@@ -35,7 +33,7 @@ OFFLINE_NOTE = ("Everything works without an LLM: the offline interviewer and th
 def main() -> None:
     st.title("Settings")
     st.info(OFFLINE_NOTE, icon=":material/wifi_off:")
-    saved, problem = resources.app_settings()
+    saved, problem = services.saved_settings()
     if problem:
         st.warning(f"The saved settings could not be used, so defaults are shown. {problem}")
     status = st.container()
@@ -48,7 +46,7 @@ def main() -> None:
     _key_section()
 
 
-def _form(saved: AppSettings) -> str | None:
+def _form(saved: SavedSettings) -> str | None:
     """The endpoint and defaults form; returns which button submitted it ("save", "test") or None."""
     _prefill(saved)
     with st.form("llm_settings", enter_to_submit=False):
@@ -71,7 +69,7 @@ def _form(saved: AppSettings) -> str | None:
     return "save" if save else "test" if test else None
 
 
-def _prefill(saved: AppSettings) -> None:
+def _prefill(saved: SavedSettings) -> None:
     """Start the fields from the saved settings; afterwards they keep what the user typed, even when invalid."""
     defaults = {URL: saved.llm_base_url, MODEL: saved.llm_model, TIMEOUT: float(saved.llm_timeout_s),
                 INTERVIEWER: saved.default_interviewer, JUDGE: saved.default_judge}
@@ -80,9 +78,9 @@ def _prefill(saved: AppSettings) -> None:
 
 
 def _env_hint(*names: str) -> str:
-    for name in names:
-        if os.environ.get(name):
-            return f"from {name}: {scrub_secrets(os.environ[name])}"
+    found = services.environment_hint(*names)
+    if found:
+        return f"from {found}"
     return "e.g. http://localhost:11434/v1" if "SIMULATOR_LLM_BASE_URL" in names else "e.g. llama3.1"
 
 
@@ -90,7 +88,7 @@ def _capture_key() -> None:
     """Move a typed key into session memory and empty the field, so the page never sends it back to the browser."""
     typed = st.session_state.get(KEY_INPUT, "").strip()
     if typed:
-        st.session_state[resources.API_KEY_STATE] = typed
+        services.remember_key(typed)
     st.session_state[KEY_INPUT] = ""
 
 
@@ -114,24 +112,24 @@ def _handle(action: str) -> None:
         st.error("Nothing was saved. Please fix:\n" + "\n".join(f"- {e}" for e in errors), icon=":material/error:")
         return
     if action == "save":
-        resources.save_settings(chosen)
+        services.save_settings(chosen)
         st.success("Settings saved (the API key is never saved).", icon=":material/check_circle:")
     else:
-        _test_connection(resources.llm_config(chosen))
+        _test_connection(services.llm_endpoint(chosen))
 
 
-def _validated() -> tuple[AppSettings | None, list[str]]:
+def _validated() -> tuple[SavedSettings | None, list[str]]:
     """The form as settings, or readable reasons it cannot be used."""
     state = st.session_state
     try:
-        chosen = AppSettings(llm_base_url=state[URL], llm_model=state[MODEL].strip(), llm_timeout_s=state[TIMEOUT],
+        chosen = SavedSettings(llm_base_url=state[URL], llm_model=state[MODEL].strip(), llm_timeout_s=state[TIMEOUT],
                              default_interviewer=state[INTERVIEWER], default_judge=state[JUDGE])
     except ValidationError as exc:
         return None, [_readable(error) for error in exc.errors()]
     errors = []
     if _has_credentials(chosen.llm_base_url):
         errors.append("Base URL: must not contain a user name or password; use the API key field instead")
-    if "llm" in (chosen.default_interviewer, chosen.default_judge) and resources.llm_config(chosen) is None:
+    if "llm" in (chosen.default_interviewer, chosen.default_judge) and services.llm_endpoint(chosen) is None:
         errors.append("An LLM default needs an endpoint: set a base URL and a model (here or in the environment)")
     return chosen, errors
 
@@ -154,10 +152,8 @@ def _test_connection(config: LLMConfig | None) -> None:
         st.error("Enter a base URL and a model first (or set SIMULATOR_LLM_BASE_URL and SIMULATOR_LLM_MODEL).",
                  icon=":material/error:")
         return
-    # One attempt: the user is waiting on this button, and a retry would only repeat the same error.
-    model = OpenAICompatibleModel(config.model_copy(update={"max_retries": 0}))
     with st.spinner(f"Asking {config.model} at {scrub_secrets(config.base_url)}…"):
-        ok, message = check_connection(model)
+        ok, message = services.test_connection(config)
     if ok:
         st.success(message, icon=":material/check_circle:")
     else:
@@ -165,7 +161,7 @@ def _test_connection(config: LLMConfig | None) -> None:
 
 
 def _current_endpoint() -> None:
-    config = resources.llm_config()
+    config = services.llm_endpoint()
     if config is None:
         st.caption("LLM: not configured, so interviews use the offline interviewer and judge.")
     else:
@@ -175,7 +171,7 @@ def _current_endpoint() -> None:
 
 def _key_section() -> None:
     st.subheader("API key")
-    source = resources.api_key()[1]
+    source = services.api_key()[1]
     st.markdown(f"Key in use: **{source}**. The key itself is never displayed.")
     st.markdown(
         "Where a key can come from, first match wins:\n"
@@ -184,12 +180,9 @@ def _key_section() -> None:
         "3. the password field above: memory only, gone when this browser tab's session ends.\n\n"
         "Local servers such as Ollama, vLLM and LM Studio usually need no key."
     )
-    if st.session_state.get(resources.API_KEY_STATE):
-        st.button("Forget the typed key", icon=":material/key_off:", on_click=_forget_key)
+    if services.has_typed_key():
+        st.button("Forget the typed key", icon=":material/key_off:", on_click=services.forget_key)
 
-
-def _forget_key() -> None:
-    st.session_state.pop(resources.API_KEY_STATE, None)
 
 
 main()

@@ -3,7 +3,7 @@
 Callers (the LLM judge, the interviewer) depend only on :class:`ChatModel`: send chat messages, get a
 :class:`Completion` (optionally constrained to a JSON schema) or a stream of text deltas.
 
-Any server speaking the OpenAI chat-completions API is just configuration of :class:`LLMConfig`:
+Any server speaking the OpenAI chat-completions API is just configuration (:class:`simulator.config.LLMConfig`):
 
 * OpenAI: ``base_url="https://api.openai.com/v1"``, ``model="gpt-4o-mini"``, ``api_key=...``
 * Ollama: ``base_url="http://localhost:11434/v1"``, ``model="llama3.1"`` (no key needed)
@@ -17,7 +17,6 @@ scrubbed from it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -27,7 +26,9 @@ from typing import Any, Protocol, TypeVar
 
 import httpx2
 import openai
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from simulator.config import LLMConfig
+from simulator.text import shorten
 
 Message = Mapping[str, str]
 """One chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
@@ -44,41 +45,6 @@ class _MalformedReply(Exception):
 
 # The SDK wraps request errors, but a malformed 200 body or a stream cut mid-way surfaces unwrapped.
 _FAILURES = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, _MalformedReply)
-
-
-class LLMConfig(BaseModel):
-    """Where and how to reach an OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, LM Studio...)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    base_url: str
-    """API root including ``/v1``, e.g. ``http://localhost:11434/v1`` for Ollama."""
-    model: str
-    """Model name as the server knows it, e.g. ``gpt-4o-mini`` or ``llama3.1``."""
-    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    """Secret key; None for local servers. Never serialized, persisted or logged."""
-    timeout_s: float = Field(default=30.0, gt=0)
-    """Per-request timeout in seconds."""
-    max_retries: int = Field(default=2, ge=0)
-    """Extra attempts after a connection error, timeout, 429 or 5xx."""
-    temperature: float = Field(default=0.0, ge=0, le=2)
-    """Sampling temperature; 0 keeps grading repeatable."""
-    retry_base_delay_s: float = Field(default=0.5, ge=0)
-    """First retry delay; doubles on each further retry (capped at 8 s)."""
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> LLMConfig | None:
-        """Read ``SIMULATOR_LLM_BASE_URL``, ``SIMULATOR_LLM_MODEL`` and ``SIMULATOR_LLM_API_KEY``.
-
-        ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` are fallbacks. Returns None unless both a model and a
-        base URL are configured (for OpenAI itself set the base URL to ``https://api.openai.com/v1``).
-        """
-        base_url = environ.get("SIMULATOR_LLM_BASE_URL") or environ.get("OPENAI_BASE_URL")
-        model = environ.get("SIMULATOR_LLM_MODEL")
-        if not base_url or not model:
-            return None
-        key = environ.get("SIMULATOR_LLM_API_KEY") or environ.get("OPENAI_API_KEY")
-        return cls(base_url=base_url, model=model, api_key=SecretStr(key) if key else None)
 
 
 @dataclass(frozen=True)
@@ -240,7 +206,8 @@ class OpenAICompatibleModel:
             reason = f"{where}: the server's reply is not a chat completion ({exc})"
         else:
             # Scrub before shortening: a cut through the key would leave a prefix that no longer matches it.
-            reason = f"{where}: {type(exc).__name__}: {_shorten(scrub_secrets(str(exc), self._secret))}"
+            detail = shorten(scrub_secrets(str(exc), self._secret), _MAX_REASON_CHARS)
+            reason = f"{where}: {type(exc).__name__}: {detail}"
         return LLMError(reason, status_code=getattr(exc, "status_code", None), secret=self._secret)
 
 
@@ -250,7 +217,7 @@ def check_connection(model: ChatModel) -> tuple[bool, str]:
         reply = model.complete([{"role": "user", "content": "Reply with the single word: ok"}])
     except LLMError as exc:
         return False, exc.reason
-    return True, f"Connected to {model.name} in {reply.latency_ms:.0f} ms (reply: {_shorten(reply.text, 40)!r})."
+    return True, f"Connected to {model.name} in {reply.latency_ms:.0f} ms (reply: {shorten(reply.text, 40)!r})."
 
 
 def _response_format(mode: str, json_schema: dict, schema_name: str) -> dict | None:
@@ -281,7 +248,7 @@ def _status_message(exc: openai.APIStatusError, secret: str | None = None) -> st
         error = body.get("error", body)
         message = error.get("message") if isinstance(error, dict) else error
     # Scrub before shortening: a cut through the key would leave a prefix that no longer matches it.
-    return _shorten(scrub_secrets(str(message or exc.message), secret))
+    return shorten(scrub_secrets(str(message or exc.message), secret), _MAX_REASON_CHARS)
 
 
 def _reply_text(response: Any) -> str:
@@ -290,7 +257,7 @@ def _reply_text(response: Any) -> str:
         choices = response.choices
         content = choices[0].message.content if choices else None
     except (AttributeError, TypeError, IndexError, KeyError) as exc:
-        raise _MalformedReply(f"{type(exc).__name__}: {_shorten(str(exc), 120)}") from None
+        raise _MalformedReply(f"{type(exc).__name__}: {shorten(str(exc), 120)}") from None
     if content is not None and not isinstance(content, str):
         raise _MalformedReply(f"message content is {type(content).__name__}, not text")
     return content or ""
@@ -301,7 +268,7 @@ def _delta_texts(chunk: Any) -> list[str]:
     try:
         contents = [choice.delta.content for choice in chunk.choices or () if choice.delta]
     except (AttributeError, TypeError) as exc:
-        raise _MalformedReply(f"{type(exc).__name__}: {_shorten(str(exc), 120)}") from None
+        raise _MalformedReply(f"{type(exc).__name__}: {shorten(str(exc), 120)}") from None
     if any(c is not None and not isinstance(c, str) for c in contents):
         raise _MalformedReply("a stream delta's content is not text")
     return [c for c in contents if c]
@@ -311,7 +278,3 @@ def _token_count(usage: Any, name: str) -> int | None:
     count = getattr(usage, name, None)
     return count if isinstance(count, int) else None
 
-
-def _shorten(text: str, limit: int = _MAX_REASON_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

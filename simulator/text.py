@@ -64,3 +64,14 @@ def is_negated(text: str) -> bool:
 def stopword_ratio(text: str) -> float:
     words = tokens(text)
     return sum(w in STOPWORDS for w in words) / len(words) if words else 0.0
+
+
+def shorten(text: object, limit: int) -> str:
+    """``text`` on one line, at most ``limit`` characters: cut at a word boundary (never mid-word) with "…"."""
+    flat = " ".join(str(text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    if flat[limit - 1] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]  # one long word alone is still cut: it must fit the limit
+    return cut.rstrip(" ,;:") + "…"

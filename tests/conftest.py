@@ -19,9 +19,10 @@ def fake_llm() -> Iterator[FakeLLMServer]:
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory: pytest.TempPathFactory):
     """The real runtime (bundled content, packaged embedding model) with its index in a temp folder."""
-    from simulator.runtime import Runtime, Settings
+    from simulator.config import Settings
+    from simulator.core import Simulator
 
-    return Runtime(Settings(data_dir=tmp_path_factory.mktemp("data")))
+    return Simulator(Settings(data_dir=tmp_path_factory.mktemp("data")))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from simulator.store import Store
+from simulator.storage.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 ANSWER = ("No. Retrieval grounds answers in passages, but the model can still ignore the context, retrieval can "
@@ -91,15 +91,15 @@ def test_answer_html_is_rendered_inert(app_env):
 
 
 def test_reruns_reuse_the_loaded_model_index_and_judge(app_env):
-    from simulator import resources
+    from app import services
 
     at = app().run()
-    loaded = resources.runtime()
+    loaded = services.simulator()
     judge, index, embedder = loaded.offline_judge, loaded.index, loaded.embedder
     started = time.perf_counter()
     at.run()
     assert not at.exception
-    again = resources.runtime()
+    again = services.simulator()
     assert again is loaded and again.offline_judge is judge and again.index is index and again.embedder is embedder
     print(f"rerun of the set-up page: {(time.perf_counter() - started) * 1000:.0f} ms")
 

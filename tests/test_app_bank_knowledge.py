@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from simulator.custom_content import EXAMPLE_QUESTION_YAML
-from simulator.plan import make_plan
-from simulator.runtime import Runtime, Settings
-from simulator.store import SessionSettings
+from simulator.config import Settings
+from simulator.content.intake import EXAMPLE_QUESTION_YAML
+from simulator.core import Simulator
+from simulator.interview.plan import make_plan
+from simulator.storage.records import SessionSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +91,7 @@ def test_valid_pasted_yaml_is_saved_and_usable_at_once(app_env):
     assert any(c.startswith("custom-drills · easy · ") for c in captions(app))
 
     # Interview plans draw from the same bank, so the new topic can be practised straight away.
-    bundle = Runtime(Settings.from_env()).bundle
+    bundle = Simulator(Settings.load()).bundle
     plan = make_plan(bundle.questions, SessionSettings(topics=["custom-drills"], questions=1), seed=1)
     assert plan.question_ids == ["drill-policy-updates"]
 

@@ -1,4 +1,4 @@
-"""The Review and Progress pages in AppTest, over a database filled by the real interview engine."""
+"""The Review and Progress pages in AppTest, over a database filled by the real interview runner."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
-from simulator import export
-from simulator.export import inert_markdown
-from simulator.store import SessionDetail, SessionSettings, Store
+from simulator.reports import export
+from simulator.reports.export import inert_markdown
+from simulator.storage.records import SessionDetail, SessionSettings
+from simulator.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = "rag-architecture"
@@ -32,14 +33,14 @@ def open_page(page: str, session: int | None = None) -> AppTest:
 def interview(runtime, db_url: str, profile: str, answers: tuple[str, ...] = ANSWERS) -> SessionDetail:
     """A finished interview: one graded answer per main question, no follow-ups."""
     with Store(db_url) as store:
-        engine = runtime.engine(store, seed=1)
+        runner = runtime.runner(store, seed=1)
         settings = SessionSettings(questions=len(answers), follow_ups=0, topics=[TOPIC])
-        session_id = engine.start(profile, settings, seed=1)
+        session_id = runner.start(profile, settings, seed=1)
         for answer in answers:
-            engine.next_turn(session_id).commit()
-            engine.answer(session_id, answer, duration_s=20.0)
-            engine.grade_pending(session_id)
-        assert engine.next_turn(session_id) is None
+            runner.next_turn(session_id).commit()
+            runner.answer(session_id, answer, duration_s=20.0)
+            runner.grade_pending(session_id)
+        assert runner.next_turn(session_id) is None
         return store.session_detail(session_id)
 
 

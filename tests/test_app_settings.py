@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from simulator.app_settings import settings_path
+from simulator.config import SETTINGS_FILE
 from tests.fake_llm_server import error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +18,7 @@ KEY = "sk-test-0123456789abcdefSECRET"
 @pytest.fixture
 def settings_file(app_env):
     """The settings file of the shared app data folder, removed after the test so other app tests see defaults."""
-    path = settings_path(Path(app_env["data_dir"]))
+    path = Path(app_env["data_dir"]) / SETTINGS_FILE
     path.unlink(missing_ok=True)
     yield path
     path.unlink(missing_ok=True)

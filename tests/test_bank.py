@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator import bank
+from simulator.content import bank
 from tests.content_fixtures import RUBRIC, question_yaml, write_content
 
 ROOT = Path(__file__).resolve().parent.parent

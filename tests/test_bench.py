@@ -1,4 +1,4 @@
-"""`python -m simulator bench --quick` end to end: the report's shape, not its timings (a benchmark is no timed test)."""
+"""`python -m tools.bench --quick` end to end: the report's shape, not its timings (a benchmark is no timed test)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ REQUIRED = ("cold_start_s", "cold_start_first_run_s", "grade_p50_ms", "grade_p95
 def test_quick_bench_ends_with_a_json_report(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path),
            "SIMULATOR_DATA_DIR": str(tmp_path / "data"), "SIMULATOR_DB_URL": f"sqlite:///{tmp_path / 'user.db'}"}
-    result = subprocess.run([sys.executable, "-m", "simulator", "bench", "--quick"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "tools.bench", "--quick"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from simulator import bank, custom_content
-from simulator.custom_content import PASTED_NAME, check_document, check_question_yaml, submit_document, submit_questions
-from simulator.runtime import Runtime, Settings
+from simulator.config import KNOWLEDGE_DIR, Settings
+from simulator.content import bank
+from simulator.content import intake as custom_content
+from simulator.content.intake import PASTED_NAME, check_document, check_question_yaml, submit_document, submit_questions
+from simulator.core import Simulator
 from tests.content_fixtures import question_yaml, write_content
 
 
@@ -237,9 +239,9 @@ def test_document_whose_file_exists_but_did_not_load_is_refused(folders):
 
 def test_saved_document_is_found_after_the_index_is_rebuilt(runtime, tmp_path):
     custom = tmp_path / "custom-knowledge"
-    settings = Settings(data_dir=tmp_path / "data", knowledge_dirs=(bank.DEFAULT_KNOWLEDGE_DIR, custom),
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dirs=(KNOWLEDGE_DIR, custom),
                         question_dirs=(), custom_knowledge_dir=custom)
-    rt = Runtime(settings, embedder=runtime.embedder)
+    rt = Simulator(settings, embedder=runtime.embedder)
     before = rt.index.stats.chunks
     note = "# Glacier notes\n\n## Quarzwelle caching\nThe quarzwelle layer keeps hot embeddings close to the GPU.\n"
     check = submit_document(note, "glacier-notes.md", rt.bundle, settings.custom_knowledge_dir)

@@ -1,6 +1,6 @@
 """Hardening: many interviews at once on one SQLite file, racing runs of one session, and kills mid-grade.
 
-Everything goes through the real :class:`InterviewEngine` (offline interviewer, real offline judge) or the
+Everything goes through the real :class:`InterviewRunner` (offline interviewer, real offline judge) or the
 real :class:`Store`; rows are counted with SQL, not through the code under test.
 """
 
@@ -18,10 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from simulator import bank
-from simulator.engine import InterviewEngine, InterviewError, Stage
-from simulator.grading import Grade
-from simulator.store import SessionSettings, Store
+from simulator.config import PROJECT_ROOT
+from simulator.grading.contract import Grade
+from simulator.interview.runner import InterviewError, InterviewRunner, Stage
+from simulator.storage.records import SessionSettings
+from simulator.storage.store import Store
 
 _T = TypeVar("_T")
 SESSIONS = 20
@@ -73,14 +74,14 @@ def test_twenty_simultaneous_interviews_through_the_engine_lose_and_duplicate_no
     shared = Store(url)
 
     def interview(n: int) -> int:
-        store = shared if n % 2 else Store(url)  # half share one Store, half open their own engine
-        engine = runtime.engine(store, seed=n)
-        session_id = engine.start(f"candidate-{n}", SessionSettings(questions=2, follow_ups=1), seed=n)
+        store = shared if n % 2 else Store(url)  # half share one Store, half open their own runner
+        runner = runtime.runner(store, seed=n)
+        session_id = runner.start(f"candidate-{n}", SessionSettings(questions=2, follow_ups=1), seed=n)
         answered = 0
-        while (pending := engine.next_turn(session_id)) is not None:
+        while (pending := runner.next_turn(session_id)) is not None:
             pending.commit()
-            engine.answer(session_id, weak_answer(n, answered), duration_s=1.0 + n)
-            [grade] = engine.grade_pending(session_id)
+            runner.answer(session_id, weak_answer(n, answered), duration_s=1.0 + n)
+            [grade] = runner.grade_pending(session_id)
             assert grade.status == "scored"
             answered += 1
         if store is not shared:
@@ -115,16 +116,16 @@ def test_racing_runs_of_one_session_store_each_turn_answer_and_grade_once(runtim
     racers = 8
     stores = [Store(url) for _ in range(racers)]
     try:
-        engines = [runtime.engine(store, seed=1) for store in stores]
-        session_id = engines[0].start("racer", SessionSettings(questions=2, follow_ups=0), seed=1)
+        runners = [runtime.runner(store, seed=1) for store in stores]
+        session_id = runners[0].start("racer", SessionSettings(questions=2, follow_ups=0), seed=1)
         for question in range(2):
-            pendings = [engine.next_turn(session_id) for engine in engines]
+            pendings = [runner.next_turn(session_id) for runner in runners]
             turn_ids = at_once(racers, lambda n, pendings=pendings: pendings[n].commit())
             assert len(set(turn_ids)) == 1, "every racer gets the one stored question"
 
             def answer(n: int) -> str:
                 try:
-                    engines[n].answer(session_id, f"answer from racer {n}")
+                    runners[n].answer(session_id, f"answer from racer {n}")
                     return "stored"
                 except InterviewError as exc:
                     return str(exc)
@@ -132,11 +133,11 @@ def test_racing_runs_of_one_session_store_each_turn_answer_and_grade_once(runtim
             outcomes = at_once(racers, answer)
             assert outcomes.count("stored") == 1, outcomes
             assert all("not waiting for an answer" in o or "already answered" in o for o in outcomes if o != "stored")
-            grades = at_once(racers, lambda n: engines[n].grade_pending(session_id))
-            stored = engines[0].detail(session_id).answers[question].grade
+            grades = at_once(racers, lambda n: runners[n].grade_pending(session_id))
+            stored = runners[0].detail(session_id).answers[question].grade
             assert all(g == [] or g == [stored] for g in grades) and [stored] in grades
-            assert engines[0].stage(session_id) == Stage.GRADED
-        assert all(engine.next_turn(session_id) is None for engine in engines)
+            assert runners[0].stage(session_id) == Stage.GRADED
+        assert all(runner.next_turn(session_id) is None for runner in runners)
     finally:
         for store in stores:
             store.close()
@@ -147,9 +148,9 @@ def test_racing_runs_of_one_session_store_each_turn_answer_and_grade_once(runtim
 
 CHILD_GRADER = """
 import sys
-from simulator import bank
-from simulator.grading import Grade
-from simulator.store import Store
+from simulator.content import bank
+from simulator.grading.contract import Grade
+from simulator.storage.store import Store
 
 store = Store(sys.argv[1])
 session_id, grade = int(sys.argv[2]), Grade.model_validate_json(open(sys.argv[3], encoding="utf-8").read())
@@ -184,7 +185,7 @@ def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_
     for round_ in range(3):
         child = subprocess.Popen([sys.executable, "-c", CHILD_GRADER, url, str(session_id), str(grade_file),
                                   QUESTION_ID, f"round{round_}"],
-                                 cwd=bank.PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+                                 cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
         assert child.stdout is not None
         lines: list[str] = []
         kill_at = rng.randint(2, 5)
@@ -217,10 +218,10 @@ def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_
 
     # A new process picks the session up: the answers left ungraded are graded, nothing else changes.
     with Store(url) as store:
-        engine = InterviewEngine(store, runtime.bundle.questions, runtime.bundle.rubrics, judge,
+        runner = InterviewRunner(store, runtime.bundle.questions, runtime.bundle.rubrics, judge,
                                  runtime.interviewer("offline"), "offline-evidence")
         before = {t.id: t.grade for t in store.session_detail(session_id).answers if t.grade is not None}
-        regraded = engine.grade_pending(session_id)
+        regraded = runner.grade_pending(session_id)
         detail = store.session_detail(session_id)
     assert all(g.status == "scored" for g in regraded)
     assert detail.pending_grades == [] and len(detail.answers) == len(before) + len(regraded)

@@ -18,13 +18,17 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from simulator import bank, export
-from simulator.engine import MAX_ANSWER_CHARS, InterviewError
-from simulator.grading import spec_from_question
-from simulator.judges.llm import llm_judge
-from simulator.llm import LLMConfig, OpenAICompatibleModel
-from simulator.prompting import MAX_UNTRUSTED_CHARS
-from simulator.store import SessionSettings, Store, clean_profile_name
+from simulator.config import LLMConfig
+from simulator.content import bank
+from simulator.grading.llm_judge import llm_judge
+from simulator.grading.spec import spec_from_question
+from simulator.interview.runner import MAX_ANSWER_CHARS, InterviewError
+from simulator.llm import OpenAICompatibleModel
+from simulator.reports import export
+from simulator.storage.records import SessionSettings
+from simulator.storage.store import Store
+from simulator.storage.validation import clean_profile_name
+from simulator.untrusted import MAX_UNTRUSTED_CHARS
 from tests.content_fixtures import question_yaml, write_content
 
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:\n]+):(?P<line>[1-9]\d*): (?P<field>[^:\n]+): (?P<message>\S.*)$")
@@ -173,20 +177,20 @@ def store(tmp_path):
 
 
 def test_hostile_answers_are_stored_exactly_graded_and_exported_inert(runtime, store):
-    engine = runtime.engine(store, seed=1)
+    runner = runtime.runner(store, seed=1)
     profile = "<b>Zoë</b> 👩🏽‍💻 # [me](http://x)"
-    session_id = engine.start(profile, SessionSettings(questions=5, follow_ups=1), seed=2)
-    engine.next_turn(session_id).commit()
+    session_id = runner.start(profile, SessionSettings(questions=5, follow_ups=1), seed=2)
+    runner.next_turn(session_id).commit()
     for text in HOSTILE_ANSWERS.values():
-        receipt = engine.answer(session_id, text)
+        receipt = runner.answer(session_id, text)
         assert receipt.notices == []
-        [grade] = engine.grade_pending(session_id)
+        [grade] = runner.grade_pending(session_id)
         assert grade.status == "scored" and 0 <= grade.overall <= 10 and grade.judge == "offline-evidence"
-        pending = engine.next_turn(session_id)
+        pending = runner.next_turn(session_id)
         if pending is None:
             break
         pending.commit()
-    detail = engine.detail(session_id)
+    detail = runner.detail(session_id)
     stored = [a.text for a in detail.answers]
     assert stored == list(HOSTILE_ANSWERS.values()), "weak answers get a follow-up each: all ten are asked for"
     assert detail.profile == profile
@@ -227,22 +231,22 @@ def test_both_judges_grade_hostile_answers(runtime, judge, fake_llm, name):
 
 
 def test_answers_at_and_over_the_limit_in_multibyte_text(runtime, store, fake_llm):
-    engine = runtime.engine(store, seed=1)
-    session_id = engine.start("long-writer", SessionSettings(questions=2, follow_ups=0), seed=5)
+    runner = runtime.runner(store, seed=1)
+    session_id = runner.start("long-writer", SessionSettings(questions=2, follow_ups=0), seed=5)
     unit = "检索 keeps facts fresh 🔄. "
     at_limit = (unit * (MAX_ANSWER_CHARS // len(unit) + 1))[:MAX_ANSWER_CHARS]
     over = at_limit + "👍🏽 and more"
-    engine.next_turn(session_id).commit()
-    assert engine.answer(session_id, at_limit).notices == []
-    [grade] = engine.grade_pending(session_id)
+    runner.next_turn(session_id).commit()
+    assert runner.answer(session_id, at_limit).notices == []
+    [grade] = runner.grade_pending(session_id)
     assert grade.status == "scored" and "truncated" not in grade.flags
-    engine.next_turn(session_id).commit()
-    receipt = engine.answer(session_id, over)
+    runner.next_turn(session_id).commit()
+    receipt = runner.answer(session_id, over)
     assert receipt.notices == [f"Your answer had {len(over):,} characters; only the first 100,000 are kept "
                                "and graded."]
-    [grade] = engine.grade_pending(session_id)
+    [grade] = runner.grade_pending(session_id)
     assert grade.status == "scored"
-    first, second = engine.detail(session_id).answers
+    first, second = runner.detail(session_id).answers
     assert first.text == at_limit and first.meta == {}
     assert second.text == at_limit and second.meta == {"truncated_from_chars": len(over)}
     with store.engine.connect() as conn:
@@ -251,7 +255,7 @@ def test_answers_at_and_over_the_limit_in_multibyte_text(runtime, store, fake_ll
     assert stored_bytes == len(at_limit.encode("utf-8")) > MAX_ANSWER_CHARS
 
     # The LLM judge gets the answer capped inside the fence, with the cut noted, and still grades it.
-    asked = engine.detail(session_id).turns[-2]
+    asked = runner.detail(session_id).turns[-2]
     spec = spec_from_question(asked.question(), asked.rubrics())
     criteria = [{"criterion": c.key, "level": 1, "justification": "Long.", "quotes": ["keeps facts fresh"],
                  "passage_ids": []} for c in spec.criteria]
@@ -265,16 +269,16 @@ def test_answers_at_and_over_the_limit_in_multibyte_text(runtime, store, fake_ll
 
 
 def test_empty_and_whitespace_answers_are_refused_and_nothing_is_stored(runtime, store):
-    engine = runtime.engine(store, seed=1)
-    session_id = engine.start("quiet", SessionSettings(questions=1), seed=1)
-    engine.next_turn(session_id).commit()
+    runner = runtime.runner(store, seed=1)
+    session_id = runner.start("quiet", SessionSettings(questions=1), seed=1)
+    runner.next_turn(session_id).commit()
     for empty in ("", " ", "\n\n\t ", "\u3000", "\u00a0\u2003"):
         with pytest.raises(InterviewError, match="empty"):
-            engine.answer(session_id, empty)
-    detail = engine.detail(session_id)
+            runner.answer(session_id, empty)
+    detail = runner.detail(session_id)
     assert [t.kind for t in detail.turns] == ["question"] and detail.answers == []
-    engine.answer(session_id, "I don't know.")
-    assert engine.grade_pending(session_id)[0].status == "scored"
+    runner.answer(session_id, "I don't know.")
+    assert runner.grade_pending(session_id)[0].status == "scored"
 
 
 @pytest.mark.parametrize(("raw", "stored"), [
@@ -286,10 +290,10 @@ def test_empty_and_whitespace_answers_are_refused_and_nothing_is_stored(runtime,
     ("李" * 60, "李" * 60),
 ])
 def test_profile_names_are_kept_exactly_and_exported_inert(runtime, store, raw, stored):
-    engine = runtime.engine(store, seed=1)
-    session_id = engine.start(raw, SessionSettings(questions=1), seed=1)
+    runner = runtime.runner(store, seed=1)
+    session_id = runner.start(raw, SessionSettings(questions=1), seed=1)
     assert clean_profile_name(raw) == stored
-    detail = engine.detail(session_id)
+    detail = runner.detail(session_id)
     assert detail.profile == stored and store.open_session_for(raw).id == session_id
     title = RENDER.render(export.session_markdown(detail)).split("</h1>")[0]
     assert "<script" not in title and "href" not in title and "<strong>" not in title and "<table" not in title
@@ -299,9 +303,9 @@ def test_profile_names_are_kept_exactly_and_exported_inert(runtime, store, raw, 
 @pytest.mark.parametrize("raw", ["", "   ", "a\nb", "tab\there", "x" * 61, "李" * 61, "nul\x00", "bell\x07",
                                  "line\u2028sep"])
 def test_bad_profile_names_are_refused_before_anything_is_written(runtime, store, raw):
-    engine = runtime.engine(store, seed=1)
+    runner = runtime.runner(store, seed=1)
     with pytest.raises(ValueError, match="profile name"):
-        engine.start(raw, SessionSettings(questions=1), seed=1)
+        runner.start(raw, SessionSettings(questions=1), seed=1)
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM profiles").scalar() == 0
         assert conn.exec_driver_sql("SELECT count(*) FROM sessions").scalar() == 0

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from simulator.grading import GradingSpec, spec_from_question
-from simulator.interviewer import FOLLOW_UP_PROMPT, LLMInterviewer, choose_follow_up
-from simulator.judges.llm import GRADING_PROMPT, SYSTEM_PROMPT, llm_judge
-from simulator.judges.offline import warm
-from simulator.llm import LLMConfig, OpenAICompatibleModel
-from simulator.prompting import injection_suspected, sanitize_untrusted
+from simulator.config import LLMConfig
+from simulator.grading.llm_judge import GRADING_PROMPT, SYSTEM_PROMPT, llm_judge
+from simulator.grading.offline import warm
+from simulator.grading.spec import GradingSpec, spec_from_question
+from simulator.interview.interviewer import FOLLOW_UP_PROMPT, LLMInterviewer, choose_follow_up
+from simulator.llm import OpenAICompatibleModel
+from simulator.untrusted import injection_suspected, sanitize_untrusted
 from tests import fake_llm_server as fake
 
 INJECTIONS: list[tuple[str, str]] = [

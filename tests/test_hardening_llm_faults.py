@@ -1,4 +1,4 @@
-"""Hardening: every way an LLM endpoint fails, seen through the real interview engine.
+"""Hardening: every way an LLM endpoint fails, seen through the real interview runner.
 
 The LLM interviewer and the LLM judge talk to the scripted server over a real socket. For each fault the
 call is retried a bounded number of times with doubling backoff (only when the fault is transient), then
@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from simulator.engine import InterviewEngine, spec_for_turn
-from simulator.grading import GradingSpec
-from simulator.interviewer import LLMInterviewer, OfflineInterviewer
-from simulator.judges.llm import llm_judge
-from simulator.llm import LLMConfig, LLMError, OpenAICompatibleModel
-from simulator.store import SessionSettings, Store
+from simulator.config import LLMConfig
+from simulator.grading.llm_judge import llm_judge
+from simulator.grading.spec import GradingSpec
+from simulator.interview.interviewer import LLMInterviewer, OfflineInterviewer
+from simulator.interview.runner import InterviewRunner, spec_for_turn
+from simulator.llm import LLMError, OpenAICompatibleModel
+from simulator.storage.records import SessionSettings
+from simulator.storage.store import Store
 from tests import fake_llm_server as fake
 
 TIMEOUT_S = 0.3
@@ -109,7 +111,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"  # nothing listens here any more: connection refused
 
 
-def llm_engine(runtime, store: Store, base_url: str, sleeps: list[float]) -> InterviewEngine:
+def llm_engine(runtime, store: Store, base_url: str, sleeps: list[float]) -> InterviewRunner:
     config = LLMConfig(base_url=base_url, model="fake-model", timeout_s=TIMEOUT_S, max_retries=MAX_RETRIES,
                        retry_base_delay_s=BASE_DELAY_S)
 
@@ -121,7 +123,7 @@ def llm_engine(runtime, store: Store, base_url: str, sleeps: list[float]) -> Int
                                  fallback=OfflineInterviewer(seed=INTERVIEWER_SEED))
     judge = llm_judge(OpenAICompatibleModel(config, sleep=sleep), runtime.index.search, hints=runtime.offline_judge,
                       max_attempts=JUDGE_ATTEMPTS)
-    return InterviewEngine(store, runtime.bundle.questions, runtime.bundle.rubrics, judge, interviewer,
+    return InterviewRunner(store, runtime.bundle.questions, runtime.bundle.rubrics, judge, interviewer,
                            "llm:fake-model", fallback_judge=runtime.offline_judge)
 
 
@@ -150,15 +152,15 @@ def test_each_llm_fault_is_retried_then_handed_to_the_offline_role_for_that_turn
     fault = FAULTS[fault_name]
     down = fault_name == "endpoint-down"
     sleeps: list[float] = []
-    engine = llm_engine(runtime, store, closed_port_url() if down else fake_llm.base_url, sleeps)
-    session_id = engine.start("fault-tester", SessionSettings(questions=2, follow_ups=0), seed=7)
+    runner = llm_engine(runtime, store, closed_port_url() if down else fake_llm.base_url, sleeps)
+    session_id = runner.start("fault-tester", SessionSettings(questions=2, follow_ups=0), seed=7)
 
     # The interviewer's endpoint fails while asking question 1: the offline phrasing is streamed and stored.
     fake_llm.script(*fault.interviewer)
-    pending = engine.next_turn(session_id)
+    pending = runner.next_turn(session_id)
     streamed = "".join(pending.stream())
     offline_text = OfflineInterviewer(seed=INTERVIEWER_SEED).ask_text(pending.question, 0, 2)
-    asked = engine.detail(session_id).turns[-1]
+    asked = runner.detail(session_id).turns[-1]
     assert asked.kind == "question" and asked.text == offline_text and streamed.endswith(offline_text)
     assert asked.meta["interviewer"] == "offline-fallback"
     assert fault.interviewer_reason in asked.meta["fallback_reason"]
@@ -168,27 +170,27 @@ def test_each_llm_fault_is_retried_then_handed_to_the_offline_role_for_that_turn
     # The judge's endpoint fails on answer 1: the offline judge grades it, and the grade says so.
     sleeps.clear()
     sent = len(fake_llm.requests)
-    engine.answer(session_id, FIRST_ANSWER, duration_s=12.0)
+    runner.answer(session_id, FIRST_ANSWER, duration_s=12.0)
     fake_llm.script(*fault.judge)
-    [grade] = engine.grade_pending(session_id)
+    [grade] = runner.grade_pending(session_id)
     assert grade.status == "scored" and grade.judge == "offline-evidence" and "judge-fallback" in grade.flags
     assert grade.reason.startswith("llm judge failed (") and fault.judge_reason in grade.reason
     assert grade.reason.endswith("graded by the offline judge instead") and "crashed" not in grade.reason
     assert grade.overall == runtime.offline_judge(spec_for_turn(asked), FIRST_ANSWER).overall
     assert len(fake_llm.requests) - sent == len(fault.judge) and fake_llm.pending == 0
     assert sleeps == (BACKOFF if fault.transient else [])
-    assert engine.detail(session_id).answers[0].grade == grade
+    assert runner.detail(session_id).answers[0].grade == grade
 
     # Question 2: the endpoint works again (except when it is still down), so the LLM roles are back.
     if not down:
         fake_llm.script(fake.stream("Next, ", "let's talk about ", "costs."))
-    second = engine.next_turn(session_id)
+    second = runner.next_turn(session_id)
     second.commit()
-    engine.answer(session_id, SECOND_ANSWER)
-    asked_second = engine.detail(session_id).turns[-2]
+    runner.answer(session_id, SECOND_ANSWER)
+    asked_second = runner.detail(session_id).turns[-2]
     if not down:
         fake_llm.script(valid_reply(spec_for_turn(asked_second)))
-    [second_grade] = engine.grade_pending(session_id)
+    [second_grade] = runner.grade_pending(session_id)
     if down:
         assert asked_second.meta["interviewer"] == "offline-fallback"
         assert second_grade.judge == "offline-evidence" and "judge-fallback" in second_grade.flags
@@ -198,8 +200,8 @@ def test_each_llm_fault_is_retried_then_handed_to_the_offline_role_for_that_turn
         assert (second_grade.judge, second_grade.status, second_grade.overall) == ("llm", "scored", 5.0)
         assert "judge-fallback" not in second_grade.flags and second_grade.reason is None
 
-    assert engine.next_turn(session_id) is None
-    detail = engine.detail(session_id)
+    assert runner.next_turn(session_id) is None
+    detail = runner.detail(session_id)
     assert detail.status == "finished"
     assert [(a.text, a.duration_s) for a in detail.answers] == [(FIRST_ANSWER, 12.0), (SECOND_ANSWER, None)]
     assert table_counts(store, session_id) == {"question": 2, "answer": 2, "grades": 2}
@@ -207,34 +209,34 @@ def test_each_llm_fault_is_retried_then_handed_to_the_offline_role_for_that_turn
 
 def test_follow_up_phrasing_and_its_grading_fall_back_per_turn(runtime, store, fake_llm):
     sleeps: list[float] = []
-    engine = llm_engine(runtime, store, fake_llm.base_url, sleeps)
-    session_id = engine.start("follow-up-faults", SessionSettings(questions=1, follow_ups=1), seed=3)
+    runner = llm_engine(runtime, store, fake_llm.base_url, sleeps)
+    session_id = runner.start("follow-up-faults", SessionSettings(questions=1, follow_ups=1), seed=3)
     fake_llm.script(fake.stream("Tell me: ", "RAG or fine-tuning?"))
-    engine.next_turn(session_id).commit()
-    engine.answer(session_id, SECOND_ANSWER)
-    asked = engine.detail(session_id).turns[-2]
+    runner.next_turn(session_id).commit()
+    runner.answer(session_id, SECOND_ANSWER)
+    asked = runner.detail(session_id).turns[-2]
     fake_llm.script(valid_reply(spec_for_turn(asked), level=0))  # a weak grade, so a follow-up is asked
-    [grade] = engine.grade_pending(session_id)
+    [grade] = runner.grade_pending(session_id)
     assert grade.judge == "llm" and grade.overall == 0.0
 
     fake_llm.script(*_times(fake.error(502, "bad gateway"), ATTEMPTS))
-    follow_up = engine.next_turn(session_id)
+    follow_up = runner.next_turn(session_id)
     assert follow_up.kind == "follow_up"
     follow_up.commit()
-    stored = engine.detail(session_id).turns[-1]
+    stored = runner.detail(session_id).turns[-1]
     assert stored.meta["interviewer"] == "offline-fallback"
     assert f"HTTP 502: bad gateway (after {ATTEMPTS} attempts)" in stored.meta["fallback_reason"]
     assert stored.meta["follow_up"] in stored.text, "the bank's follow-up, phrased offline"
     assert stored.meta["criterion"] and stored.parent_turn_id == asked.id
 
-    engine.answer(session_id, FIRST_ANSWER)
+    runner.answer(session_id, FIRST_ANSWER)
     fake_llm.script(fake.raw('"not an object"'))
-    [follow_grade] = engine.grade_pending(session_id)
+    [follow_grade] = runner.grade_pending(session_id)
     assert follow_grade.judge == "offline-evidence" and "judge-fallback" in follow_grade.flags
     assert "not a chat completion" in follow_grade.reason
     assert [c.key for c in follow_grade.criteria] == [stored.meta["criterion"]], "graded on the probed criterion"
-    assert engine.next_turn(session_id) is None
-    assert [a.text for a in engine.detail(session_id).answers] == [SECOND_ANSWER, FIRST_ANSWER]
+    assert runner.next_turn(session_id) is None
+    assert [a.text for a in runner.detail(session_id).answers] == [SECOND_ANSWER, FIRST_ANSWER]
     assert table_counts(store, session_id) == {"question": 1, "follow_up": 1, "answer": 2, "grades": 2}
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from simulator import export
-from simulator.llm import LLMConfig, LLMError, OpenAICompatibleModel
-from simulator.store import SessionSettings, Store
+from simulator.config import LLMRoles, SavedSettings, llm_roles
+from simulator.llm import LLMError, OpenAICompatibleModel
+from simulator.reports import export
+from simulator.storage.records import SessionSettings
+from simulator.storage.store import Store
 from tests import fake_llm_server as fake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,30 +52,31 @@ def test_key_is_in_no_file_export_reason_error_or_log(runtime, fake_llm, tmp_pat
     caplog.set_level(logging.DEBUG)  # every other logger (openai, httpx...); last, as it also sets the handler level
     env = {"SIMULATOR_LLM_BASE_URL": fake_llm.base_url, "SIMULATOR_LLM_MODEL": "fake-model",
            "SIMULATOR_LLM_API_KEY": KEY}
-    config = LLMConfig.from_env(env).model_copy(update={"timeout_s": 2.0, "max_retries": 1,
-                                                        "retry_base_delay_s": 0.01})
+    config = llm_roles(env, SavedSettings()).judge.model_copy(update={"timeout_s": 2.0, "max_retries": 1,
+                                                                      "retry_base_delay_s": 0.01})
     assert config.api_key is not None and config.api_key.get_secret_value() == KEY
     for shown in (repr(config), str(config), config.model_dump_json(), str(config.model_dump())):
         assert_no_key("the configuration's printable forms", shown)
 
     db = tmp_path / "secrets.db"
     store = Store(f"sqlite:///{db}")
-    engine = runtime.engine(store, interviewer="llm", judge="llm", seed=1, llm=config)
-    session_id = engine.start("secret-keeper", SessionSettings(questions=2, follow_ups=0), seed=1)
+    runner = runtime.runner(store, interviewer="llm", judge="llm", seed=1,
+                            llm=LLMRoles(interviewer=config, judge=config))
+    session_id = runner.start("secret-keeper", SessionSettings(questions=2, follow_ups=0), seed=1)
     failures = echoing_failures()
     fake_llm.script(failures[0])  # the interviewer is refused: 401, not retried
-    engine.next_turn(session_id).commit()
-    engine.answer(session_id, "Retrieval for facts, fine-tuning for tone.")
+    runner.next_turn(session_id).commit()
+    runner.answer(session_id, "Retrieval for facts, fine-tuning for tone.")
     fake_llm.script(*failures[1:3])  # the judge gets 500 twice
-    engine.grade_pending(session_id)
+    runner.grade_pending(session_id)
     fake_llm.script(fake.stream("Next: ", "what does it cost?"))
-    engine.next_turn(session_id).commit()
-    engine.answer(session_id, "It depends on traffic.")
+    runner.next_turn(session_id).commit()
+    runner.answer(session_id, "It depends on traffic.")
     fake_llm.script(*failures[3:5])  # the judge gets 429 twice
-    engine.grade_pending(session_id)
-    assert engine.next_turn(session_id) is None and fake_llm.pending == 0
+    runner.grade_pending(session_id)
+    assert runner.next_turn(session_id) is None and fake_llm.pending == 0
 
-    detail = engine.detail(session_id)
+    detail = runner.detail(session_id)
     fallbacks = [t.meta.get("fallback_reason", "") for t in detail.turns]
     reasons = [a.grade.reason or "" for a in detail.answers if a.grade]
     assert "HTTP 401" in fallbacks[0] and [r.count("llm judge failed") for r in reasons] == [1, 1]
@@ -108,7 +111,8 @@ def test_key_is_in_no_file_export_reason_error_or_log(runtime, fake_llm, tmp_pat
     for error in errors:
         for shown in (str(error), repr(error), error.reason, *map(str, error.args)):
             assert_no_key("an LLMError", shown)
-    assert "rejected key [reda" in errors[1].reason, "the key was scrubbed before the message was shortened"
+    cut = errors[1].reason
+    assert "rejected key" in cut and "sk-" not in cut, "the key was scrubbed before the message was shortened"
 
     records = "\n".join(logging.Formatter("%(name)s %(message)s").format(r) for r in caplog.records)
     assert any(r.name.startswith("sqlalchemy") for r in caplog.records), "SQL statements were logged"

@@ -1,4 +1,4 @@
-"""The interview engine end to end: real SQLite files, the real offline judge, the CLI in subprocesses."""
+"""The interview runner end to end: real SQLite files, the real offline judge, the CLI in subprocesses."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from simulator import export
-from simulator.engine import MAX_ANSWER_CHARS, InterviewEngine, InterviewError, Stage
-from simulator.grading import Grade
-from simulator.interviewer import LLMInterviewer, OfflineInterviewer
-from simulator.llm import LLMConfig, OpenAICompatibleModel
-from simulator.store import SessionSettings, Store
+from simulator.config import LLMConfig
+from simulator.grading.contract import Grade
+from simulator.interview.interviewer import LLMInterviewer, OfflineInterviewer
+from simulator.interview.runner import MAX_ANSWER_CHARS, InterviewError, InterviewRunner, Stage
+from simulator.llm import OpenAICompatibleModel
+from simulator.reports import export
+from simulator.storage.records import SessionSettings
+from simulator.storage.store import Store
 from tests import fake_llm_server as fake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,48 +41,48 @@ def store(tmp_path) -> Store:
         yield opened
 
 
-def engine_for(runtime, store: Store) -> InterviewEngine:
-    return runtime.engine(store, seed=1)
+def engine_for(runtime, store: Store) -> InterviewRunner:
+    return runtime.runner(store, seed=1)
 
 
 def settings(**changes) -> SessionSettings:
     return SessionSettings(**{"questions": 2, "follow_ups": 1, **changes})
 
 
-def answer_and_grade(engine: InterviewEngine, session_id: int, text: str) -> Grade:
-    engine.answer(session_id, text, duration_s=3.0)
-    return engine.grade_pending(session_id)[0]
+def answer_and_grade(runner: InterviewRunner, session_id: int, text: str) -> Grade:
+    runner.answer(session_id, text, duration_s=3.0)
+    return runner.grade_pending(session_id)[0]
 
 
 def test_states_follow_ups_and_finish(runtime, store):
-    engine = engine_for(runtime, store)
-    session_id = engine.start("ana", settings(questions=2, follow_ups=1), seed=3)
-    assert engine.stage(session_id) == Stage.READY
-    first = engine.next_turn(session_id)
+    runner = engine_for(runtime, store)
+    session_id = runner.start("ana", settings(questions=2, follow_ups=1), seed=3)
+    assert runner.stage(session_id) == Stage.READY
+    first = runner.next_turn(session_id)
     assert first.kind == "question" and first.question.prompt.strip() in first.text
     first.commit()
-    assert engine.stage(session_id) == Stage.ASKED
-    engine.answer(session_id, WEAK, duration_s=4.2)
-    assert engine.stage(session_id) == Stage.ANSWERED
+    assert runner.stage(session_id) == Stage.ASKED
+    runner.answer(session_id, WEAK, duration_s=4.2)
+    assert runner.stage(session_id) == Stage.ANSWERED
     with pytest.raises(InterviewError, match="not graded"):
-        engine.next_turn(session_id)
-    [grade] = engine.grade_pending(session_id)
+        runner.next_turn(session_id)
+    [grade] = runner.grade_pending(session_id)
     assert grade.status == "scored" and grade.overall < 5
-    assert engine.stage(session_id) == Stage.GRADED
+    assert runner.stage(session_id) == Stage.GRADED
 
-    follow_up = engine.next_turn(session_id)
+    follow_up = runner.next_turn(session_id)
     assert follow_up.kind == "follow_up"
     follow_up.commit()
-    answer_and_grade(engine, session_id, WEAK)
-    second = engine.next_turn(session_id)
+    answer_and_grade(runner, session_id, WEAK)
+    second = runner.next_turn(session_id)
     assert second.kind == "question", "follow_ups=1 allows one follow-up per question"
     second.commit()
-    answer_and_grade(engine, session_id, WEAK)
-    engine.next_turn(session_id).commit()  # its follow-up
-    answer_and_grade(engine, session_id, WEAK)
-    assert engine.next_turn(session_id) is None
-    detail = engine.detail(session_id)
-    assert detail.status == "finished" and engine.stage(session_id) == Stage.FINISHED
+    answer_and_grade(runner, session_id, WEAK)
+    runner.next_turn(session_id).commit()  # its follow-up
+    answer_and_grade(runner, session_id, WEAK)
+    assert runner.next_turn(session_id) is None
+    detail = runner.detail(session_id)
+    assert detail.status == "finished" and runner.stage(session_id) == Stage.FINISHED
     assert [t.kind for t in detail.turns] == ["question", "answer", "follow_up", "answer"] * 2
     assert detail.position == 2
     assert all(a.duration_s == 3.0 or a.duration_s == 4.2 for a in detail.answers)
@@ -91,133 +93,133 @@ def test_states_follow_ups_and_finish(runtime, store):
 
 
 def test_strong_answer_moves_on_without_a_follow_up(runtime, store):
-    engine = engine_for(runtime, store)
+    runner = engine_for(runtime, store)
     lora = "finetune-lora-vs-full"
     assert lora in runtime.bundle.questions
     # Pin the plan to one known question: a session may be created with any plan.
-    session_id = store.create_session("bo", settings(questions=1), "offline", engine.judge_name, [lora])
-    engine.next_turn(session_id).commit()
-    grade = answer_and_grade(engine, session_id, STRONG_LORA)
+    session_id = store.create_session("bo", settings(questions=1), "offline", runner.judge_name, [lora])
+    runner.next_turn(session_id).commit()
+    grade = answer_and_grade(runner, session_id, STRONG_LORA)
     assert grade.overall >= 7.5, grade.feedback
-    assert engine.next_turn(session_id) is None
-    assert engine.detail(session_id).status == "finished"
+    assert runner.next_turn(session_id) is None
+    assert runner.detail(session_id).status == "finished"
 
 
 def test_follow_ups_setting_bounds_the_follow_ups(runtime, store):
-    engine = engine_for(runtime, store)
+    runner = engine_for(runtime, store)
     for allowed in (0, 2):
-        session_id = engine.start(f"p{allowed}", settings(questions=1, follow_ups=allowed), seed=4)
+        session_id = runner.start(f"p{allowed}", settings(questions=1, follow_ups=allowed), seed=4)
         kinds = []
-        while (pending := engine.next_turn(session_id)) is not None:
+        while (pending := runner.next_turn(session_id)) is not None:
             pending.commit()
             kinds.append(pending.kind)
-            answer_and_grade(engine, session_id, WEAK)
+            answer_and_grade(runner, session_id, WEAK)
         assert kinds == ["question"] + ["follow_up"] * allowed
-        asked = [t.meta.get("follow_up") for t in engine.detail(session_id).turns if t.kind == "follow_up"]
+        asked = [t.meta.get("follow_up") for t in runner.detail(session_id).turns if t.kind == "follow_up"]
         assert len(set(asked)) == len(asked), "a follow-up is never repeated"
 
 
 def test_bad_answers_are_refused_or_noted(runtime, store):
-    engine = engine_for(runtime, store)
-    session_id = engine.start("cy", settings(questions=1, time_limit_s=30), seed=1)
+    runner = engine_for(runtime, store)
+    session_id = runner.start("cy", settings(questions=1, time_limit_s=30), seed=1)
     with pytest.raises(InterviewError, match="not waiting for an answer"):
-        engine.answer(session_id, "too early")
-    engine.next_turn(session_id).commit()
+        runner.answer(session_id, "too early")
+    runner.next_turn(session_id).commit()
     for empty in ("", "   \n\t"):
         with pytest.raises(InterviewError, match="empty"):
-            engine.answer(session_id, empty)
-    receipt = engine.answer(session_id, "x" * (MAX_ANSWER_CHARS + 5), duration_s=95)
+            runner.answer(session_id, empty)
+    receipt = runner.answer(session_id, "x" * (MAX_ANSWER_CHARS + 5), duration_s=95)
     assert any("100,000" in n for n in receipt.notices) and any("soft limit is 30 s" in n for n in receipt.notices)
-    stored = engine.detail(session_id).answers[0]
+    stored = runner.detail(session_id).answers[0]
     assert len(stored.text) == MAX_ANSWER_CHARS
     assert stored.meta == {"truncated_from_chars": MAX_ANSWER_CHARS + 5, "over_time_limit_s": 30}
 
 
 def test_history_is_graded_from_the_snapshot_and_removed_questions_are_skipped(runtime, store):
-    engine = engine_for(runtime, store)
+    runner = engine_for(runtime, store)
     plan = ["finetune-lora-vs-full", "gone-from-the-bank", "cost-which-is-cheaper"]
     present = [q for q in plan if q in runtime.bundle.questions]
     assert len(present) == 2, "test expects these bank ids to exist"
-    session_id = store.create_session("di", settings(questions=3, follow_ups=0), "offline", engine.judge_name, plan)
-    engine.next_turn(session_id).commit()
-    engine.answer(session_id, STRONG_LORA)
+    session_id = store.create_session("di", settings(questions=3, follow_ups=0), "offline", runner.judge_name, plan)
+    runner.next_turn(session_id).commit()
+    runner.answer(session_id, STRONG_LORA)
     # The bank changes between asking and grading: grading must use the question as asked.
     edited = dict(runtime.bundle.questions)
     original = edited.pop("finetune-lora-vs-full")
-    changed_engine = InterviewEngine(store, edited, runtime.bundle.rubrics, runtime.offline_judge,
-                                     OfflineInterviewer(), engine.judge_name)
+    changed_engine = InterviewRunner(store, edited, runtime.bundle.rubrics, runtime.offline_judge,
+                                     OfflineInterviewer(), runner.judge_name)
     [grade] = changed_engine.grade_pending(session_id)
     assert {p.key_point for p in grade.points} == {p.text for p in original.key_points}
     next_question = changed_engine.next_turn(session_id)
     assert next_question.question.id == "cost-which-is-cheaper"
     next_question.commit()
-    notes = [t.text for t in engine.detail(session_id).turns if t.kind == "note"]
+    notes = [t.text for t in runner.detail(session_id).turns if t.kind == "note"]
     assert notes == ["Skipped 'gone-from-the-bank': it is no longer in the question bank."]
 
 
 def test_a_crash_while_grading_is_graded_on_resume(runtime, tmp_path):
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     with Store(url) as first_process:
-        engine = engine_for(runtime, first_process)
-        session_id = engine.start("ed", settings(questions=1), seed=2)
-        engine.next_turn(session_id).commit()
-        engine.answer(session_id, WEAK)
+        runner = engine_for(runtime, first_process)
+        session_id = runner.start("ed", settings(questions=1), seed=2)
+        runner.next_turn(session_id).commit()
+        runner.answer(session_id, WEAK)
     # A new process opens the database: the answer is there, waiting for its grade.
     with Store(url) as second_process:
-        engine = engine_for(runtime, second_process)
-        assert engine.stage(session_id) == Stage.ANSWERED
-        assert [a.text for a in engine.detail(session_id).pending_grades] == [WEAK]
-        [grade] = engine.grade_pending(session_id)
+        runner = engine_for(runtime, second_process)
+        assert runner.stage(session_id) == Stage.ANSWERED
+        assert [a.text for a in runner.detail(session_id).pending_grades] == [WEAK]
+        [grade] = runner.grade_pending(session_id)
         assert grade.status == "scored"
-        assert engine.stage(session_id) == Stage.GRADED
+        assert runner.stage(session_id) == Stage.GRADED
 
 
 def test_a_pending_turn_is_stored_once_even_when_committed_twice(runtime, store):
-    engine = engine_for(runtime, store)
-    session_id = engine.start("fa", settings(questions=2), seed=1)
-    first, again = engine.next_turn(session_id), engine.next_turn(session_id)
+    runner = engine_for(runtime, store)
+    session_id = runner.start("fa", settings(questions=2), seed=1)
+    first, again = runner.next_turn(session_id), runner.next_turn(session_id)
     assert first.commit() == first.commit()
     assert again.commit() == first.turn_id, "a rerun's duplicate question is not stored twice"
-    assert len(engine.detail(session_id).turns) == 1
+    assert len(runner.detail(session_id).turns) == 1
 
 
 def test_abandoned_session_accepts_nothing_more(runtime, store):
-    engine = engine_for(runtime, store)
-    session_id = engine.start("gu", settings(questions=2), seed=1)
-    engine.next_turn(session_id).commit()
-    engine.abandon(session_id)
-    assert engine.stage(session_id) == Stage.ABANDONED
-    assert engine.next_turn(session_id) is None
+    runner = engine_for(runtime, store)
+    session_id = runner.start("gu", settings(questions=2), seed=1)
+    runner.next_turn(session_id).commit()
+    runner.abandon(session_id)
+    assert runner.stage(session_id) == Stage.ABANDONED
+    assert runner.next_turn(session_id) is None
     with pytest.raises(InterviewError):
-        engine.answer(session_id, "late answer")
+        runner.answer(session_id, "late answer")
 
 
 def test_llm_interviewer_and_judge_failures_fall_back_per_turn(runtime, store, fake_llm):
     config = LLMConfig(base_url=fake_llm.base_url, model="fake-model", timeout_s=2, max_retries=0)
     interviewer = LLMInterviewer(OpenAICompatibleModel(config), "fake-model", fallback=OfflineInterviewer(seed=1))
-    from simulator.judges.llm import llm_judge
+    from simulator.grading.llm_judge import llm_judge
 
     judge = llm_judge(OpenAICompatibleModel(config), runtime.index.search, max_attempts=1)
-    engine = InterviewEngine(store, runtime.bundle.questions, runtime.bundle.rubrics, judge, interviewer,
+    runner = InterviewRunner(store, runtime.bundle.questions, runtime.bundle.rubrics, judge, interviewer,
                              "llm:fake-model", fallback_judge=runtime.offline_judge)
-    session_id = engine.start("hu", settings(questions=2, follow_ups=0), seed=1)
+    session_id = runner.start("hu", settings(questions=2, follow_ups=0), seed=1)
 
     fake_llm.script(fake.stream("Let's begin: ", "why LoRA?"))
-    engine.next_turn(session_id).commit()
+    runner.next_turn(session_id).commit()
     fake_llm.script(fake.error(500, "judge backend down"))
-    engine.answer(session_id, WEAK)
-    [grade] = engine.grade_pending(session_id)
+    runner.answer(session_id, WEAK)
+    [grade] = runner.grade_pending(session_id)
     assert grade.status == "scored" and grade.judge == "offline-evidence"
     assert "judge-fallback" in grade.flags and "judge backend down" in grade.reason
 
     fake_llm.script(fake.error(503, "interviewer backend down"))
-    engine.next_turn(session_id).commit()
-    turns = engine.detail(session_id).turns
+    runner.next_turn(session_id).commit()
+    turns = runner.detail(session_id).turns
     assert turns[0].text == "Let's begin: why LoRA?" and turns[0].meta == {"interviewer": "llm:fake-model",
                                                                             "plan_position": 0}
     assert turns[2].meta["interviewer"] == "offline-fallback" and "503" in turns[2].meta["fallback_reason"]
     assert turns[2].question().prompt.strip() in turns[2].text
-    assert [a.text for a in engine.detail(session_id).answers] == [WEAK], "the answer is intact"
+    assert [a.text for a in runner.detail(session_id).answers] == [WEAK], "the answer is intact"
 
 
 # ---------------------------------------------------------------- command line
@@ -349,26 +351,26 @@ def test_out_of_answers_leaves_the_session_open(tmp_path, cli_env):
 
 
 def test_markdown_export_renders_candidate_text_inert(runtime, store):
-    engine = engine_for(runtime, store)
-    session_id = engine.start("ivy", settings(questions=1, follow_ups=0), seed=1)
-    engine.next_turn(session_id).commit()
+    runner = engine_for(runtime, store)
+    session_id = runner.start("ivy", settings(questions=1, follow_ups=0), seed=1)
+    runner.next_turn(session_id).commit()
     hostile = "<script>alert(1)</script>\n# Heading\n![x](http://evil.example/p.png) [link](http://e.x)\n- item"
-    engine.answer(session_id, hostile)
-    engine.grade_pending(session_id)
-    markdown = export.session_markdown(engine.detail(session_id))
+    runner.answer(session_id, hostile)
+    runner.grade_pending(session_id)
+    markdown = export.session_markdown(runner.detail(session_id))
     assert "<script>" not in markdown and "\\<script\\>" in markdown
     assert "![x](" not in markdown and "[link](" not in markdown
     assert "> \\# Heading" in markdown and "> \\- item" in markdown
 
 
 def test_terminal_output_drops_control_characters_and_odd_text_is_kept(runtime, store):
-    engine = engine_for(runtime, store)
-    session_id = engine.start("\u200bzoe\u202e", settings(questions=1, follow_ups=0), seed=1)
-    assert engine.detail(session_id).profile == "zoe", "invisible format characters are not part of a name"
-    engine.next_turn(session_id).commit()
-    engine.answer(session_id, "RAG \x1b[31mred\x1b[0m answer \ud800 kept")
-    engine.grade_pending(session_id)
-    detail = engine.detail(session_id)
+    runner = engine_for(runtime, store)
+    session_id = runner.start("\u200bzoe\u202e", settings(questions=1, follow_ups=0), seed=1)
+    assert runner.detail(session_id).profile == "zoe", "invisible format characters are not part of a name"
+    runner.next_turn(session_id).commit()
+    runner.answer(session_id, "RAG \x1b[31mred\x1b[0m answer \ud800 kept")
+    runner.grade_pending(session_id)
+    detail = runner.detail(session_id)
     assert detail.answers[0].text.startswith("RAG \x1b[31mred"), "stored exactly (except the lone surrogate)"
     shown = export.transcript_text(detail)
     assert "\x1b" not in shown and "red\N{REPLACEMENT CHARACTER}[0m answer ? kept" in shown

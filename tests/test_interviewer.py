@@ -7,18 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from simulator import bank
-from simulator.grading import CriterionGrade, Grade, PointEvidence
-from simulator.interviewer import (
+from simulator.config import LLMConfig
+from simulator.content import bank
+from simulator.grading.contract import CriterionGrade, Grade, PointEvidence
+from simulator.interview.interviewer import (
     PERSONA_PROMPT,
     STRONG_ANSWER,
     LLMInterviewer,
     OfflineInterviewer,
     choose_follow_up,
 )
-from simulator.llm import LLMConfig, OpenAICompatibleModel
-from simulator.plan import PlanError, make_plan, topic_averages
-from simulator.store import QuestionScore, SessionSettings
+from simulator.interview.plan import PlanError, make_plan, topic_averages
+from simulator.llm import OpenAICompatibleModel
+from simulator.storage.records import QuestionScore, SessionSettings
 from tests import fake_llm_server as fake
 
 

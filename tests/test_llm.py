@@ -8,7 +8,8 @@ import socket
 import pytest
 from pydantic import SecretStr
 
-from simulator.llm import LLMConfig, LLMError, OpenAICompatibleModel, check_connection
+from simulator.config import LLMConfig, SavedSettings, llm_roles
+from simulator.llm import LLMError, OpenAICompatibleModel, check_connection
 from tests.fake_llm_server import delayed, error, raw, stream
 
 API_KEY = "sk-test-DO-NOT-LEAK-0123456789abcdef"
@@ -203,7 +204,7 @@ def test_models_endpoint(fake_llm):
     ],
 )
 def test_config_from_env(environ, expected):
-    config = LLMConfig.from_env(environ)
+    config = llm_roles(environ, SavedSettings()).judge
     if expected is None:
         assert config is None
         return
@@ -217,3 +218,14 @@ def test_config_from_env(environ, expected):
         "temperature",
         "retry_base_delay_s",
     }
+
+
+def test_each_role_can_have_its_own_model_and_endpoint():
+    environ = {"SIMULATOR_LLM_BASE_URL": "http://localhost:11434/v1", "SIMULATOR_LLM_MODEL": "llama3.1",
+               "SIMULATOR_JUDGE_LLM_MODEL": "qwen2.5-14b", "SIMULATOR_INTERVIEWER_LLM_BASE_URL": "http://vllm:8000/v1"}
+    roles = llm_roles(environ, SavedSettings())
+    assert (roles.judge.base_url, roles.judge.model) == ("http://localhost:11434/v1", "qwen2.5-14b")
+    assert (roles.interviewer.base_url, roles.interviewer.model) == ("http://vllm:8000/v1", "llama3.1")
+    saved = SavedSettings(llm_base_url="http://lmstudio:1234/v1", llm_model="phi", llm_timeout_s=90)
+    chosen = llm_roles({"SIMULATOR_LLM_MODEL": "ignored"}, saved)
+    assert (chosen.judge.base_url, chosen.judge.model, chosen.judge.timeout_s) == ("http://lmstudio:1234/v1", "phi", 90)

@@ -7,12 +7,14 @@ import json
 import pytest
 from pydantic import SecretStr
 
-from simulator.grading import Citation, CriterionGrade, Grade, GradingSpec, PointEvidence, SpecCriterion, SpecPoint
-from simulator.grading import SpecMisconception as SpecMisc
-from simulator.judges.llm import REPLY_SCHEMA, SYSTEM_PROMPT, llm_judge
-from simulator.llm import LLMConfig, OpenAICompatibleModel
-from simulator.prompting import MAX_UNTRUSTED_CHARS, fence_untrusted
-from simulator.schemas import Criterion, Misconception
+from simulator.config import LLMConfig
+from simulator.content.schemas import Criterion, Misconception
+from simulator.grading.contract import Citation, CriterionGrade, Grade, PointEvidence
+from simulator.grading.llm_judge import REPLY_SCHEMA, SYSTEM_PROMPT, llm_judge
+from simulator.grading.spec import GradingSpec, SpecCriterion, SpecPoint
+from simulator.grading.spec import SpecMisconception as SpecMisc
+from simulator.llm import OpenAICompatibleModel
+from simulator.untrusted import MAX_UNTRUSTED_CHARS, fence_untrusted
 from tests.fake_llm_server import delayed, error
 
 API_KEY = "sk-judge-DO-NOT-LEAK-0123456789abcdef"
@@ -142,7 +144,8 @@ def test_valid_reply_is_scored_with_weights_computed_by_us(fake_llm):
     assert grade.citations == PASSAGES
     assert (grade.prompt_tokens, grade.completion_tokens) == (100, 20)
     assert grade.latency_ms > 0
-    assert "Separation (3/4): demo.separation justified." in grade.feedback
+    assert grade.criteria[0].justification == "demo.separation justified."
+    assert "Weakest: Separation (level 3/4)" in grade.feedback
     assert grade.flags == []
 
 
@@ -314,7 +317,7 @@ def test_missed_points_are_reported(fake_llm):
     grade = make_judge(fake_llm)(SPEC, ANSWER)
     assert [p.key_point for p in grade.missed] == [SPEC.key_points[1].text]
     assert grade.missed[0].answer_quote is None and grade.missed[0].strength == 0
-    assert f"Missed: {SPEC.key_points[1].text}" in grade.feedback
+    assert f"To add: {SPEC.key_points[1].text}" in grade.feedback
 
 
 def test_misconception_caps_its_criterion(fake_llm):
@@ -327,7 +330,7 @@ def test_misconception_caps_its_criterion(fake_llm):
     assert grade.overall == round((2 * 1 / 4 * 10 + 10) / 3, 2)
     [found] = grade.misconceptions
     assert (found.criterion_key, found.answer_quote) == ("demo.separation", hit["quote"])
-    assert "Misconception: Fine-tuning loads new facts. Instead: Facts go in retrieval." in grade.feedback
+    assert "Careful: Facts go in retrieval." in grade.feedback
 
 
 def test_misconception_without_criterion_caps_the_overall(fake_llm):

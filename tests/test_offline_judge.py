@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from simulator.grading import OFFLINE_JUDGE
-from simulator.judges.offline import MAX_ANSWER_CHARS, warm
+from simulator.grading.contract import OFFLINE_JUDGE
+from simulator.grading.offline import MAX_ANSWER_CHARS, warm
 
 GOLDEN = Path(__file__).parent / "golden" / "answers.jsonl"
 QID = "scenario-hr-policy-chatbot"

@@ -8,9 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulator import bank, progress
-from simulator.grading import CriterionGrade, Grade, unscored
-from simulator.store import SessionSettings, Store
+from simulator.content import bank
+from simulator.grading.contract import CriterionGrade, Grade, unscored
+from simulator.reports import progress
+from simulator.storage.records import SessionSettings
+from simulator.storage.store import Store
 
 FACTS = "behavior-vs-knowledge.knowledge-placement"
 CHANGES = "behavior-vs-knowledge.what-each-changes"

@@ -7,8 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from simulator import bank
-from simulator.retrieval import BM25, build_index, chunk_documents, index_dir, recall_at_k, reciprocal_rank_fusion
+from simulator.content import bank
+from simulator.search.retrieval import (
+    BM25,
+    build_index,
+    chunk_documents,
+    index_dir,
+    recall_at_k,
+    reciprocal_rank_fusion,
+)
 
 
 def test_long_sections_become_overlapping_windows():

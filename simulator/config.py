@@ -1,0 +1,216 @@
+"""Every setting in one place: the ``SIMULATOR_*`` environment plus the preferences saved from the Settings page.
+
+:meth:`Settings.load` is the only code that reads the environment or ``settings.json``; everything else receives
+a :class:`Settings` (or the part of it it needs). The API key is never saved: it comes from the environment or is
+handed in by the caller (the app's ``st.secrets`` or a field kept in browser-session memory).
+
+Environment variables (all optional):
+
+=================================  =====================================================================
+``SIMULATOR_DATA_DIR``             data folder: database, search index, saved vectors, ``settings.json``
+``SIMULATOR_DB_URL``               SQLAlchemy URL of the interview database (default: SQLite in the data folder)
+``SIMULATOR_EMBED_MODEL``          sentence-transformers model for embeddings (default: the packaged MiniLM)
+``SIMULATOR_RERANKER``             local cross-encoder used to re-rank retrieved passages
+``SIMULATOR_CUSTOM_QUESTIONS_DIR`` where questions added in the app are saved
+``SIMULATOR_CUSTOM_KNOWLEDGE_DIR`` where notes uploaded in the app are saved
+``SIMULATOR_LLM_BASE_URL``         OpenAI-compatible API root (``OPENAI_BASE_URL`` is a fallback)
+``SIMULATOR_LLM_MODEL``            model name on that endpoint
+``SIMULATOR_LLM_API_KEY``          key for that endpoint (``OPENAI_API_KEY`` is a fallback); never stored
+``SIMULATOR_JUDGE_LLM_MODEL``      a different model for the judge role (same endpoint unless the next is set)
+``SIMULATOR_JUDGE_LLM_BASE_URL``   a different endpoint for the judge role
+``SIMULATOR_INTERVIEWER_LLM_MODEL``, ``SIMULATOR_INTERVIEWER_LLM_BASE_URL``: the same for the interviewer role
+=================================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+QUESTION_DIR = PROJECT_ROOT / "question_bank"
+RUBRIC_DIR = PROJECT_ROOT / "rubrics"
+KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
+SETTINGS_FILE = "settings.json"
+API_KEY_NAMES = ("SIMULATOR_LLM_API_KEY", "OPENAI_API_KEY")
+"""Where an API key may come from, first match wins (the same names are looked up in ``st.secrets``)."""
+
+AgentKind = Literal["offline", "llm"]
+"""Which implementation plays a role (interviewer or judge)."""
+Role = Literal["interviewer", "judge"]
+
+
+class LLMConfig(BaseModel):
+    """Where and how to reach an OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, LM Studio...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str
+    """API root including ``/v1``, e.g. ``http://localhost:11434/v1`` for Ollama."""
+    model: str
+    """Model name as the server knows it, e.g. ``gpt-4o-mini`` or ``llama3.1``."""
+    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    """Secret key; None for local servers. Never serialized, persisted or logged."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    """Per-request timeout in seconds."""
+    max_retries: int = Field(default=2, ge=0)
+    """Extra attempts after a connection error, timeout, 429 or 5xx."""
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    """Sampling temperature; 0 keeps grading repeatable."""
+    retry_base_delay_s: float = Field(default=0.5, ge=0)
+    """First retry delay; doubles on each further retry (capped at 8 s)."""
+
+
+class LLMRoles(BaseModel):
+    """The endpoint each LLM-capable role uses; None where no endpoint is configured for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    interviewer: LLMConfig | None = None
+    """Endpoint that phrases questions and follow-ups."""
+    judge: LLMConfig | None = None
+    """Endpoint that grades answers."""
+
+    def for_role(self, role: Role) -> LLMConfig | None:
+        return self.interviewer if role == "interviewer" else self.judge
+
+
+class SavedSettings(BaseModel):
+    """What the Settings page stores in ``settings.json``. ``extra="forbid"`` keeps a key from ever being written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    llm_base_url: str = ""
+    """OpenAI-compatible API root, e.g. ``http://localhost:11434/v1``; empty means use the environment."""
+    llm_model: str = ""
+    """Model name on that endpoint; empty means use the environment."""
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """Per-request timeout for LLM calls."""
+    default_interviewer: AgentKind = "offline"
+    """Interviewer preselected on the interview set-up form."""
+    default_judge: AgentKind = "offline"
+    """Judge preselected on the interview set-up form."""
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class Settings(BaseModel):
+    """Where things live, which models to use and which LLM endpoint each role uses."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    """Database, search index, saved vectors and ``settings.json``."""
+    db_url: str = ""
+    """SQLAlchemy URL of the interview database; empty means ``data_dir/simulator.db``."""
+    embed_model: str | None = None
+    """Embedding model; None means the packaged MiniLM."""
+    reranker: str | None = None
+    """Local cross-encoder used to re-rank retrieved passages, if any."""
+    question_dirs: tuple[Path, ...] = (QUESTION_DIR,)
+    """Folders of question YAML files (read recursively)."""
+    rubric_dirs: tuple[Path, ...] = (RUBRIC_DIR,)
+    """Folders of rubric YAML files."""
+    knowledge_dirs: tuple[Path, ...] = (KNOWLEDGE_DIR,)
+    """Folders of knowledge notes (Markdown or text)."""
+    custom_question_dir: Path = QUESTION_DIR / "custom"
+    """Where questions added in the app are saved (loaded with the bank)."""
+    custom_knowledge_dir: Path = KNOWLEDGE_DIR / "custom"
+    """Where documents uploaded in the app are saved (indexed with the notes)."""
+    llm: LLMRoles = LLMRoles()
+    """The LLM endpoint of each role (none configured by default: everything runs offline)."""
+    saved: SavedSettings = SavedSettings()
+    """The Settings page's saved preferences (already merged into ``llm``)."""
+    saved_problem: str | None = None
+    """Why ``settings.json`` could not be used, when it could not."""
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'simulator.db'}"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.data_dir / SETTINGS_FILE
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, api_key: str | None = None,
+             saved: SavedSettings | None = None) -> Settings:
+        """Settings from the environment and the saved file; ``api_key`` overrides the environment's key and
+        ``saved`` replaces the file (e.g. a form being tested before it is saved)."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("SIMULATOR_DATA_DIR") or PROJECT_ROOT / "data")
+        problem = None
+        if saved is None:
+            saved, problem = load_saved(data_dir)
+        questions = Path(env.get("SIMULATOR_CUSTOM_QUESTIONS_DIR") or QUESTION_DIR / "custom")
+        knowledge = Path(env.get("SIMULATOR_CUSTOM_KNOWLEDGE_DIR") or KNOWLEDGE_DIR / "custom")
+        return cls(
+            data_dir=data_dir, db_url=env.get("SIMULATOR_DB_URL") or "",
+            embed_model=env.get("SIMULATOR_EMBED_MODEL") or None, reranker=env.get("SIMULATOR_RERANKER") or None,
+            question_dirs=_with(QUESTION_DIR, questions),
+            knowledge_dirs=_with(KNOWLEDGE_DIR, knowledge),
+            custom_question_dir=questions, custom_knowledge_dir=knowledge,
+            llm=llm_roles(env, saved, api_key), saved=saved, saved_problem=problem,
+        )
+
+
+def environment_key(environ: Mapping[str, str] | None = None) -> str | None:
+    """The API key set in the environment, if any."""
+    env = os.environ if environ is None else environ
+    return next((env[name] for name in API_KEY_NAMES if env.get(name)), None)
+
+
+def llm_roles(environ: Mapping[str, str], saved: SavedSettings, api_key: str | None = None) -> LLMRoles:
+    """Each role's endpoint: the saved base URL and model, else the environment's; a role's own
+    ``SIMULATOR_<ROLE>_LLM_*`` variables override either."""
+    base_url = saved.llm_base_url or environ.get("SIMULATOR_LLM_BASE_URL") or environ.get("OPENAI_BASE_URL") or ""
+    model = saved.llm_model or environ.get("SIMULATOR_LLM_MODEL") or ""
+    key = api_key or environment_key(environ)
+
+    def role(name: str) -> LLMConfig | None:
+        url = environ.get(f"SIMULATOR_{name}_LLM_BASE_URL") or base_url
+        chosen = environ.get(f"SIMULATOR_{name}_LLM_MODEL") or model
+        if not url or not chosen:
+            return None
+        return LLMConfig(base_url=url, model=chosen, timeout_s=saved.llm_timeout_s,
+                         api_key=SecretStr(key) if key else None)
+
+    return LLMRoles(interviewer=role("INTERVIEWER"), judge=role("JUDGE"))
+
+
+def _with(default: Path, custom: Path) -> tuple[Path, ...]:
+    """The default folder plus a custom one outside it (inside it, it is already read recursively)."""
+    inside = custom.resolve().is_relative_to(default.resolve())
+    return (default,) if inside else (default, custom)
+
+
+def load_saved(data_dir: Path) -> tuple[SavedSettings, str | None]:
+    """The saved preferences, or defaults plus a message saying why the file could not be used."""
+    path = data_dir / SETTINGS_FILE
+    if not path.exists():
+        return SavedSettings(), None
+    try:
+        return SavedSettings.model_validate(json.loads(path.read_text(encoding="utf-8"))), None
+    except (OSError, ValueError, ValidationError) as exc:
+        return SavedSettings(), f"{path}: ignored ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+
+
+def save(data_dir: Path, saved: SavedSettings) -> Path:
+    """Write the preferences atomically (a crash never leaves half a file)."""
+    path = data_dir / SETTINGS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(saved.model_dump_json(indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path

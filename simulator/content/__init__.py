@@ -1,0 +1,1 @@
+"""Content: the question bank, rubrics and knowledge notes (schemas, loading, user intake)."""

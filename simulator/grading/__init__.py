@@ -1,0 +1,1 @@
+"""Grading: the spec and grade contract, the shared scoring rules, and the offline and LLM judges."""

@@ -1,0 +1,1 @@
+"""Reports: exports of a session (Markdown, JSON, terminal) and progress over time."""

@@ -1,0 +1,1 @@
+"""Search: sentence embeddings, the hybrid knowledge index and the text tools both use."""

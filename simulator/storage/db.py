@@ -1,0 +1,119 @@
+"""Database set-up: engines (SQLite gets WAL, foreign keys, a busy timeout and queued writers) and migrations."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+_BEGIN_MODE = "simulator_sqlite_begin"
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    if _is_memory(parsed):
+        # One shared connection: otherwise every pooled connection would see its own empty database.
+        engine = create_engine(parsed, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    else:
+        Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False,
+                                                     "timeout": BUSY_TIMEOUT_MS / 1000})
+    _install_sqlite_hooks(engine)
+    return engine
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own implicit BEGIN skips SELECT and DDL; we emit BEGIN ourselves in _begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # Writers take the write lock up front: a deferred transaction that reads and then writes gets
+        # SQLITE_BUSY without waiting when another writer committed in between (WAL snapshot conflict).
+        connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get(_BEGIN_MODE, 'DEFERRED')}")
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL once; retry, as SQLite reports "locked" here without waiting."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def writer(engine: Engine) -> Engine:
+    return engine.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """One lock per SQLite file for this process's writers.
+
+    SQLite's busy handler retries by sleeping, which lets one unlucky writer wait seconds while others
+    keep winning; queueing this process's writers on a lock keeps waits short. Other processes are
+    still kept out by SQLite's own lock and the busy timeout.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or _is_memory(url):
+        return nullcontext()
+    key = os.path.realpath(url.database or "")
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(key, threading.Lock())
+
+
+def alembic_config() -> Config:
+    """Alembic configuration built in code: no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` in one transaction; safe when several processes open at once."""
+    config = alembic_config()
+    with writer(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None before the first migration."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,404 @@
+"""Persistence for interviews: profiles, sessions, turns and grades (SQLAlchemy 2.0, SQLite by default).
+
+Every write is its own short transaction, committed before the call returns, so a crash loses at most
+the operation in flight. Questions and rubrics are stored as snapshots of what was asked, so later edits
+to the YAML never change history. API keys are never stored: no column or settings field holds one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Select, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from simulator.content.schemas import Question, Rubric
+from simulator.grading.contract import Grade
+from simulator.storage.db import make_engine, migrate, write_lock, writer
+from simulator.storage.records import (
+    ConflictError,
+    HistoryEntry,
+    NotFoundError,
+    ProfileInfo,
+    QuestionScore,
+    Role,
+    SessionDetail,
+    SessionSettings,
+    SessionSummary,
+    TurnKind,
+    TurnRecord,
+)
+from simulator.storage.tables import GradeRow, ProfileRow, SessionRow, TurnRow, now
+from simulator.storage.validation import check_turn, clean_profile_name, rubric_snapshot
+
+_T = TypeVar("_T")
+
+
+def _profile_info(row: ProfileRow) -> ProfileInfo:
+    return ProfileInfo(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def _grade_columns(grade: Grade) -> dict[str, Any]:
+    """The grade row's values: the whole grade once, plus the two fields SQL filters and averages on."""
+    return {"status": grade.status, "overall": grade.overall, "grade": grade.model_dump(mode="json")}
+
+
+def _turn_record(row: TurnRow, grade: GradeRow | None) -> TurnRecord:
+    return TurnRecord(
+        id=row.id, session_id=row.session_id, seq=row.seq, role=row.role, kind=row.kind, text=row.text,
+        question_id=row.question_id, topic=row.topic, question_snapshot=row.question_snapshot,
+        rubric_snapshot=row.rubric_snapshot, parent_turn_id=row.parent_turn_id, created_at=row.created_at,
+        answered_at=row.answered_at, duration_s=row.duration_s, meta=row.meta or {},
+        grade=None if grade is None else Grade.model_validate(grade.grade),
+        graded_at=None if grade is None else grade.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class _ListFilter:
+    profile: str | None
+    since: datetime | None
+    topic: str | None
+    min_score: float | None
+    max_score: float | None
+    limit: int | None
+
+
+# ---------------------------------------------------------------- the store
+
+
+class Store:
+    """Interview persistence. One short transaction per call; safe to share between threads.
+
+    Opening a store upgrades the database schema to the latest migration.
+    """
+
+    def __init__(self, url_or_engine: str | Engine):
+        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
+        migrate(self.engine)
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
+        self._write_lock = write_lock(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- transactions
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._reads() as session, session.begin():
+            yield session
+
+    def _write(self, work: Callable[[Session], _T], attempts: int = 5) -> _T:
+        """Run ``work`` in its own committed transaction, retrying when a concurrent writer took a unique key."""
+        for attempt in range(attempts):
+            try:
+                with self._write_lock, self._writes.begin() as session:
+                    return work(session)
+            except IntegrityError:
+                # SQLite writers are serialised by BEGIN IMMEDIATE; other backends may race on seq or name.
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- profiles
+
+    def get_or_create_profile(self, name: str) -> ProfileInfo:
+        cleaned = clean_profile_name(name)
+
+        def work(session: Session) -> ProfileInfo:
+            row = session.scalar(select(ProfileRow).where(ProfileRow.name == cleaned))
+            if row is None:
+                row = ProfileRow(name=cleaned)
+                session.add(row)
+                session.flush()
+            return _profile_info(row)
+
+        return self._write(work)
+
+    def get_profile(self, name: str) -> ProfileInfo | None:
+        cleaned = clean_profile_name(name)
+        with self._reading() as session:
+            row = session.scalar(select(ProfileRow).where(ProfileRow.name == cleaned))
+            return None if row is None else _profile_info(row)
+
+    def list_profiles(self) -> list[ProfileInfo]:
+        with self._reading() as session:
+            return [_profile_info(r) for r in session.scalars(select(ProfileRow).order_by(ProfileRow.name))]
+
+    # -- sessions
+
+    def create_session(self, profile: str, settings: SessionSettings, interviewer: str, judge: str,
+                       plan: Sequence[str]) -> int:
+        """Start an active session for ``profile`` (created when new); returns the session id."""
+        if not isinstance(settings, SessionSettings):
+            raise ValueError("settings must be a SessionSettings")
+        profile_id = self.get_or_create_profile(profile).id
+
+        def work(session: Session) -> int:
+            row = SessionRow(profile_id=profile_id, status="active", settings=settings.model_dump(mode="json"),
+                             interviewer=interviewer, judge=judge, plan=[str(q) for q in plan], position=0)
+            session.add(row)
+            session.flush()
+            return row.id
+
+        return self._write(work)
+
+    def advance(self, session_id: int, position: int) -> None:
+        """Record that the next question to ask is ``plan[position]``."""
+        def work(session: Session) -> None:
+            row = _active_session(session, session_id)
+            if not 0 <= position <= len(row.plan):
+                raise ValueError(f"position {position} is outside the plan of {len(row.plan)} questions")
+            row.position = position
+
+        self._write(work)
+
+    def finish_session(self, session_id: int) -> None:
+        self._end(session_id, "finished")
+
+    def abandon_session(self, session_id: int) -> None:
+        self._end(session_id, "abandoned")
+
+    def _end(self, session_id: int, status: str) -> None:
+        def work(session: Session) -> None:
+            row = _session_row(session, session_id)
+            if row.status == status:
+                return  # ending twice (e.g. a UI rerun) is harmless
+            if row.status != "active":
+                raise ValueError(f"session {session_id} is already {row.status}")
+            row.status, row.finished_at = status, now()
+
+        self._write(work)
+
+    def open_session_for(self, profile: str) -> SessionDetail | None:
+        """The profile's most recent active session, to resume; None when there is none."""
+        cleaned = clean_profile_name(profile)
+        with self._reading() as session:
+            session_id = session.scalar(
+                select(SessionRow.id).join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
+                .where(ProfileRow.name == cleaned, SessionRow.status == "active")
+                .order_by(SessionRow.started_at.desc(), SessionRow.id.desc()).limit(1)
+            )
+        return None if session_id is None else self.session_detail(session_id)
+
+    # -- turns and grades
+
+    def add_turn(self, session_id: int, role: Role, kind: TurnKind, text: str, question: Question | None = None,
+                 rubrics: Iterable[Rubric] | Mapping[str, Rubric] | None = None, parent_turn_id: int | None = None,
+                 meta: Mapping[str, Any] | None = None, duration_s: float | None = None,
+                 after_seq: int | None = None) -> int:
+        """Store one turn, committed before returning; returns its id. ``seq`` is assigned atomically.
+
+        With ``after_seq`` the turn is stored only if the session's last turn still has that seq (0: no turn
+        yet), checked in the same transaction; otherwise :class:`ConflictError`. Two writers that saw the same
+        state (two tabs, a double click) therefore cannot both add a turn.
+        """
+        check_turn(role, kind, text, duration_s, meta)
+        snapshot = rubric_snapshot(rubrics)
+
+        def work(session: Session) -> int:
+            _active_session(session, session_id, lock=True)
+            parent = _parent_turn(session, session_id, kind, parent_turn_id)
+            seq = _next_seq(session, session_id)
+            if after_seq is not None and seq != after_seq + 1:
+                raise ConflictError(f"session {session_id} moved on: its last turn is number {seq - 1}, "
+                                    f"not {after_seq}")
+            stamp = now()
+            row = TurnRow(
+                session_id=session_id, seq=seq, role=role, kind=kind, text=text,
+                question_id=question.id if question else parent and parent.question_id,
+                topic=question.topic if question else parent and parent.topic,
+                question_snapshot=question.model_dump(mode="json") if question else None,
+                rubric_snapshot=snapshot, parent_turn_id=parent_turn_id, created_at=stamp,
+                answered_at=stamp if kind == "answer" else None, duration_s=duration_s, meta=dict(meta or {}) or None,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+        return self._write(work)
+
+    def attach_grade(self, turn_id: int, grade: Grade, replace: bool = False) -> int:
+        """Attach ``grade`` to an answer turn; returns the grade id. One grade per answer unless ``replace``."""
+        if not isinstance(grade, Grade):
+            raise ValueError("grade must be a Grade")
+
+        def work(session: Session) -> int:
+            turn = session.get(TurnRow, turn_id)
+            if turn is None:
+                raise NotFoundError(f"no turn {turn_id}")
+            if turn.kind != "answer":
+                raise ValueError(f"turn {turn_id} is a {turn.kind}; only answers are graded")
+            row = session.scalar(select(GradeRow).where(GradeRow.turn_id == turn_id))
+            if row is not None and not replace:
+                raise ConflictError(f"turn {turn_id} is already graded")
+            row = row or GradeRow(turn_id=turn_id)
+            for name, value in _grade_columns(grade).items():
+                setattr(row, name, value)
+            row.created_at = now()
+            session.add(row)
+            session.flush()
+            return row.id
+
+        return self._write(work)
+
+    # -- reads
+
+    def session_detail(self, session_id: int) -> SessionDetail:
+        """Everything about one session: settings, plan, and every turn with its grade."""
+        with self._reading() as session:
+            row = _session_row(session, session_id)
+            profile = session.get_one(ProfileRow, row.profile_id).name
+            turns = session.execute(
+                select(TurnRow, GradeRow).outerjoin(GradeRow, GradeRow.turn_id == TurnRow.id)
+                .where(TurnRow.session_id == session_id).order_by(TurnRow.seq)
+            ).all()
+        return SessionDetail(
+            id=row.id, profile=profile, status=row.status, settings=SessionSettings.from_stored(row.settings),
+            interviewer=row.interviewer, judge=row.judge, plan=row.plan, position=row.position,
+            started_at=row.started_at, finished_at=row.finished_at,
+            turns=[_turn_record(t, g) for t, g in turns],
+        )
+
+    def list_sessions(self, profile: str | None = None, since: datetime | None = None, topic: str | None = None,
+                      min_score: float | None = None, max_score: float | None = None,
+                      limit: int | None = None) -> list[SessionSummary]:
+        """Session summaries, newest first. Score bounds apply to the average of scored grades."""
+        wanted = _ListFilter(clean_profile_name(profile) if profile is not None else None,
+                             since, topic, min_score, max_score, limit)
+        with self._reading() as session:
+            rows = session.execute(_summary_query(wanted)).all()
+            topics = _topics_by_session(session, [r.id for r in rows])
+        return [
+            SessionSummary(id=r.id, profile=r.profile, status=r.status, started_at=r.started_at,
+                           finished_at=r.finished_at, answered=r.answered or 0,
+                           average_score=None if r.average is None else round(float(r.average), 4),
+                           topics=topics.get(r.id, []))
+            for r in rows
+        ]
+
+    def history(self, profile: str, scored_only: bool = True) -> list[HistoryEntry]:
+        """Every graded answer of ``profile``, oldest first, for progress charts."""
+        cleaned = clean_profile_name(profile)
+        parent = aliased(TurnRow)
+        query = (
+            select(TurnRow.session_id, TurnRow.id, TurnRow.created_at, TurnRow.question_id, TurnRow.topic,
+                   parent.kind.label("parent_kind"), GradeRow.status, GradeRow.overall, GradeRow.grade)
+            .join(GradeRow, GradeRow.turn_id == TurnRow.id)
+            .join(SessionRow, SessionRow.id == TurnRow.session_id)
+            .join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
+            .outerjoin(parent, parent.id == TurnRow.parent_turn_id)
+            .where(ProfileRow.name == cleaned, TurnRow.kind == "answer")
+            .order_by(TurnRow.created_at, TurnRow.id)
+        )
+        if scored_only:
+            query = query.where(GradeRow.status == "scored")
+        with self._reading() as session:
+            rows = session.execute(query).all()
+        return [
+            HistoryEntry(session_id=r.session_id, turn_id=r.id, answered_at=r.created_at, question_id=r.question_id,
+                         topic=r.topic, follow_up=r.parent_kind == "follow_up", status=r.status, overall=r.overall,
+                         criteria={c["key"]: c["level"] for c in r.grade.get("criteria", [])})
+            for r in rows
+        ]
+
+    def question_scores(self, profile: str) -> dict[str, QuestionScore]:
+        """Latest and best scored answer per bank question (main questions only), by question id."""
+        scores: dict[str, QuestionScore] = {}
+        for entry in self.history(profile):
+            if entry.follow_up or entry.question_id is None or entry.overall is None:
+                continue
+            seen = scores.get(entry.question_id)
+            scores[entry.question_id] = QuestionScore(
+                question_id=entry.question_id, topic=entry.topic, attempts=(seen.attempts if seen else 0) + 1,
+                latest=entry.overall, best=max(entry.overall, seen.best) if seen else entry.overall,
+                last_answered_at=entry.answered_at,
+            )
+        return scores
+
+
+# ---------------------------------------------------------------- query helpers
+
+
+def _session_row(session: Session, session_id: int, lock: bool = False) -> SessionRow:
+    query = select(SessionRow).where(SessionRow.id == session_id)
+    # FOR UPDATE serialises concurrent turn writers on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
+    row = session.scalar(query.with_for_update() if lock else query)
+    if row is None:
+        raise NotFoundError(f"no session {session_id}")
+    return row
+
+
+def _active_session(session: Session, session_id: int, lock: bool = False) -> SessionRow:
+    row = _session_row(session, session_id, lock)
+    if row.status != "active":
+        raise ValueError(f"session {session_id} is {row.status}; only active sessions take changes")
+    return row
+
+
+def _parent_turn(session: Session, session_id: int, kind: str, parent_turn_id: int | None) -> TurnRow | None:
+    if parent_turn_id is None:
+        return None
+    parent = session.get(TurnRow, parent_turn_id)
+    if parent is None or parent.session_id != session_id:
+        raise NotFoundError(f"no turn {parent_turn_id} in session {session_id}")
+    if kind == "answer" and parent.kind not in ("question", "follow_up"):
+        raise ValueError(f"an answer replies to a question or follow-up, not to a {parent.kind}")
+    return parent
+
+
+def _next_seq(session: Session, session_id: int) -> int:
+    return (session.scalar(select(func.max(TurnRow.seq)).where(TurnRow.session_id == session_id)) or 0) + 1
+
+
+def _summary_query(wanted: _ListFilter) -> Select[Any]:
+    answered = (select(TurnRow.session_id, func.count().label("n")).where(TurnRow.kind == "answer")
+                .group_by(TurnRow.session_id).subquery())
+    scores = (select(TurnRow.session_id, func.avg(GradeRow.overall).label("average"))
+              .join(GradeRow, GradeRow.turn_id == TurnRow.id).where(GradeRow.status == "scored")
+              .group_by(TurnRow.session_id).subquery())
+    query = (
+        select(SessionRow.id, ProfileRow.name.label("profile"), SessionRow.status, SessionRow.started_at,
+               SessionRow.finished_at, answered.c.n.label("answered"), scores.c.average)
+        .join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
+        .outerjoin(answered, answered.c.session_id == SessionRow.id)
+        .outerjoin(scores, scores.c.session_id == SessionRow.id)
+        .order_by(SessionRow.started_at.desc(), SessionRow.id.desc())
+    )
+    if wanted.profile is not None:
+        query = query.where(ProfileRow.name == wanted.profile)
+    if wanted.since is not None:
+        query = query.where(SessionRow.started_at >= wanted.since)
+    if wanted.topic is not None:
+        query = query.where(exists().where(TurnRow.session_id == SessionRow.id, TurnRow.topic == wanted.topic))
+    if wanted.min_score is not None:
+        query = query.where(scores.c.average >= wanted.min_score)
+    if wanted.max_score is not None:
+        query = query.where(scores.c.average <= wanted.max_score)
+    return query.limit(wanted.limit) if wanted.limit is not None else query
+
+
+def _topics_by_session(session: Session, session_ids: list[int]) -> dict[int, list[str]]:
+    if not session_ids:
+        return {}
+    rows = session.execute(
+        select(TurnRow.session_id, TurnRow.topic).distinct()
+        .where(TurnRow.session_id.in_(session_ids), TurnRow.topic.is_not(None))
+    ).all()
+    topics: dict[int, list[str]] = {}
+    for session_id, topic in rows:
+        topics.setdefault(session_id, []).append(topic)
+    return {k: sorted(v) for k, v in topics.items()}
