@@ -21,7 +21,7 @@ from simulator.content import intake
 from simulator.content.bank import MAX_FILE_BYTES, Bundle
 from simulator.content.schemas import KnowledgeDoc, Question
 from simulator.core import NoEndpointError, Simulator
-from simulator.grading.contract import Citation, Grade
+from simulator.grading.contract import Grade
 from simulator.grading.rules import MAX_ANSWER_CHARS
 from simulator.interview.plan import PlanError
 from simulator.interview.policy import LOW_SCORE
@@ -30,6 +30,7 @@ from simulator.llm import OpenAICompatibleModel, check_connection, scrub_secrets
 from simulator.reports import export, progress
 from simulator.reports.progress import CriterionAverage, ProgressReport, ScorePoint, TopicAverage, WeakArea
 from simulator.search.embeddings import Embedder
+from simulator.search.passage import Citation
 from simulator.search.retrieval import IndexStats
 from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings, SessionSummary
 from simulator.storage.store import Store

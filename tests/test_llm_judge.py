@@ -9,11 +9,12 @@ from pydantic import SecretStr
 
 from simulator.config import LLMConfig
 from simulator.content.schemas import Criterion, Misconception
-from simulator.grading.contract import Citation, CriterionGrade, Grade, PointEvidence
+from simulator.grading.contract import CriterionGrade, Grade, PointEvidence
 from simulator.grading.llm_judge import REPLY_SCHEMA, SYSTEM_PROMPT, llm_judge
 from simulator.grading.spec import GradingSpec, SpecCriterion, SpecPoint
 from simulator.grading.spec import SpecMisconception as SpecMisc
 from simulator.llm import OpenAICompatibleModel
+from simulator.search.passage import Citation
 from simulator.untrusted import MAX_UNTRUSTED_CHARS, fence_untrusted
 from tests.fake_llm_server import delayed, error
 

@@ -25,7 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from simulator.config import PROJECT_ROOT, Settings
 from simulator.content import bank
 from simulator.content.schemas import Question, Rubric
-from simulator.grading.contract import Citation, CriterionGrade, Grade, MisconceptionHit, PointEvidence, unscored
+from simulator.grading.contract import CriterionGrade, Grade, MisconceptionHit, PointEvidence, unscored
+from simulator.search.passage import Citation
 from simulator.storage.db import alembic_config, current_revision, make_engine, migrate
 from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings
 from simulator.storage.store import Store

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.grading.spec import GradingSpec
+from simulator.search.passage import Citation
 
 OFFLINE_JUDGE = "offline-evidence"
 LLM_JUDGE = "llm"
@@ -18,25 +19,6 @@ LLM_JUDGE = "llm"
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class Citation(_Model):
-    passage_id: str
-    """Chunk id in the knowledge index."""
-    document: str
-    """Knowledge document id."""
-    section: str
-    """Section id inside the document."""
-    heading: str
-    """Section heading, for display."""
-    excerpt: str
-    """The passage text (possibly shortened)."""
-    score: float = 0.0
-    """Retrieval score of the passage."""
-
-    @property
-    def reference(self) -> str:
-        return f"{self.document}#{self.section}"
 
 
 class PointEvidence(_Model):

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.grading.contract import (
     LLM_JUDGE,
-    Citation,
     CriterionGrade,
     Grade,
     GradeFn,
@@ -30,6 +29,7 @@ from simulator.grading.contract import (
 from simulator.grading.rules import INJECTION_FLAG, capped, feedback, genuine_sentences, overall_score
 from simulator.grading.spec import GradingSpec, SpecCriterion
 from simulator.llm import ChatModel, Completion, LLMError, Message
+from simulator.search.passage import Citation
 from simulator.text import shorten
 from simulator.untrusted import fence_untrusted, injection_suspected, sanitize_untrusted
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from simulator.grading.contract import (
     OFFLINE_JUDGE,
-    Citation,
     CriterionGrade,
     Grade,
     GradeFn,
@@ -38,6 +37,7 @@ from simulator.grading.rules import (
 )
 from simulator.grading.spec import GradingSpec, SpecMisconception
 from simulator.search.embeddings import Embedder
+from simulator.search.passage import Citation
 from simulator.text import content_terms, is_negated, shorten, split_sentences, stopword_ratio, tokens
 
 
