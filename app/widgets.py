@@ -102,3 +102,10 @@ def transcript(detail: SessionDetail) -> None:
     by_id = {t.id: t for t in detail.turns}
     for record in detail.turns:
         turn(record, by_id.get(record.parent_turn_id or -1))
+
+
+def problems_report(name: str, problems: list[str], advice: str = "") -> None:
+    """Why nothing was saved: one ``file:line: field: message`` line per problem, in a copyable block."""
+    st.error(f"Nothing was saved. {inert_markdown(name)} has {len(problems)} problem(s){advice}:",
+             icon=":material/error:")
+    st.code("\n".join(problems), language=None, wrap_lines=True)

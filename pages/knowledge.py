@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from app import services
+from app import services, widgets
 from app.services import MAX_FILE_BYTES, Bundle, IndexStats, inert_markdown
 
 OUTCOME = "knowledge_add_outcome"
@@ -93,9 +93,7 @@ def show_outcome(outcome: dict) -> None:
     if outcome.get("empty"):
         st.warning("Choose a file first.")
     elif outcome["problems"]:
-        st.error(f"Nothing was saved. {inert_markdown(outcome['name'])} has {len(outcome['problems'])} "
-                 "problem(s):", icon=":material/error:")
-        st.code("\n".join(outcome["problems"]), language=None, wrap_lines=True)
+        widgets.problems_report(outcome["name"], outcome["problems"])
     else:
         st.success(f"Saved {inert_markdown(outcome['saved'])} and updated the index: {outcome['stats']}. "
                    "It is searchable now; questions can reference these sections:", icon=":material/check:")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import services
+from app import services, widgets
 from app.services import Bundle, Question, inert_markdown
 
 DIFFICULTIES = ["easy", "medium", "hard"]
@@ -86,9 +86,7 @@ def show_outcome(outcome: dict) -> None:
     if outcome.get("empty"):
         st.warning("There is nothing to check yet: paste some YAML or choose a file first.")
     elif outcome["problems"]:
-        st.error(f"Nothing was saved. {name} has {len(outcome['problems'])} problem(s); fix them and submit "
-                 "again:", icon=":material/error:")
-        st.code("\n".join(outcome["problems"]), language=None, wrap_lines=True)
+        widgets.problems_report(outcome["name"], outcome["problems"], "; fix them and submit again")
     elif outcome["saved"]:
         ids = ", ".join(outcome["ids"])
         st.success(f"Saved {len(outcome['ids'])} question(s) ({ids}) to {inert_markdown(outcome['saved'])}. "

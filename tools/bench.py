@@ -43,7 +43,7 @@ OPENERS = ("In practice, ", "Put simply, ", "In my experience, ", "Concretely, "
 
 
 @dataclass(frozen=True)
-class Plan:
+class BenchPlan:
     restarts: int
     """Cold starts with the index on disk (the median is reported)."""
     grades: int
@@ -60,9 +60,9 @@ class Plan:
     """Also time re-embedding every note, for scale."""
 
 
-FULL = Plan(restarts=3, grades=200, grades_after_batch=100, queries=300, sizes=(1_000, 10_000, 100_000),
+FULL = BenchPlan(restarts=3, grades=200, grades_after_batch=100, queries=300, sizes=(1_000, 10_000, 100_000),
             encoder_runs=3, full_reindex=True)
-QUICK = Plan(restarts=1, grades=20, grades_after_batch=10, queries=60, sizes=(1_000, 10_000), encoder_runs=1,
+QUICK = BenchPlan(restarts=1, grades=20, grades_after_batch=10, queries=60, sizes=(1_000, 10_000), encoder_runs=1,
              full_reindex=False)
 
 TARGETS = {
@@ -114,7 +114,7 @@ def main(quick: bool = False, json_only: bool = False, out: TextIO = sys.stdout)
     return 0
 
 
-def run(plan: Plan) -> dict[str, Any]:
+def run(plan: BenchPlan) -> dict[str, Any]:
     from simulator.config import Settings
     from simulator.core import Simulator
 
@@ -194,7 +194,7 @@ def _mb(maxrss: int) -> float:
 # ---------------------------------------------------------------- grading
 
 
-def grading(runtime, plan: Plan) -> dict[str, Any]:
+def grading(runtime, plan: BenchPlan) -> dict[str, Any]:
     """Single grades as a restarted app does them, the golden set as a batch, then single grades again."""
     judge = runtime.offline_judge
     cases = fresh_answers(runtime, plan.grades + plan.grades_after_batch + 2 * WARMUP_GRADES)
@@ -387,7 +387,7 @@ class SyntheticCorpus:
         return picks[: int(np.searchsorted(words, rng.integers(60, 181))) + 1]
 
 
-def retrieval_scaling(runtime, plan: Plan) -> dict[str, Any]:
+def retrieval_scaling(runtime, plan: BenchPlan) -> dict[str, Any]:
     """Hybrid search (FAISS + BM25 + RRF) over synthetic corpora; query vectors are computed beforehand."""
     corpus = SyntheticCorpus.from_runtime(runtime)
     queries = _queries(runtime, plan.queries)
