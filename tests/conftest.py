@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,14 @@ def fake_llm() -> Iterator[FakeLLMServer]:
     """A scripted OpenAI-compatible server on 127.0.0.1: ``.base_url``, ``.script(...)``, ``.requests``."""
     with FakeLLMServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def bundle():
+    """The bundled questions, rubrics and knowledge notes (no model needed)."""
+    from simulator.content import bank
+
+    return bank.load_bundle()
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +43,22 @@ def judge(runtime):
 
 
 @pytest.fixture(scope="session")
-def app_data_dir(tmp_path_factory: pytest.TempPathFactory):
-    """One data folder (search index, saved vectors) shared by every AppTest, so the notes are embedded once."""
-    return tmp_path_factory.mktemp("app-data")
+def warm_data_dir(runtime) -> Path:
+    """The runtime's data folder once its search index and bank vectors are saved there.
+
+    A fresh data folder costs half a minute on a busy 2-core machine (the notes and ~1,500 bank texts are
+    embedded); a process or an in-process command pointed at this one loads them in well under a second.
+    Use it read-only: tests that change content or settings take a copy (see ``app_data_dir``).
+    """
+    _ = runtime.offline_judge  # builds the index and saves the bank vectors (synchronously: no background thread)
+    return runtime.settings.data_dir
+
+
+@pytest.fixture(scope="session")
+def app_data_dir(warm_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data folder shared by every AppTest: a copy of the warm one, so the app embeds nothing on its first
+    run, while what app tests write there (notes added to the index, saved settings) stays out of the original."""
+    return Path(shutil.copytree(warm_data_dir, tmp_path_factory.mktemp("app") / "data"))
 
 
 @pytest.fixture
@@ -57,3 +82,41 @@ def app_env(app_data_dir, tmp_path, monkeypatch):
                  "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return paths
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What ``python -m simulator ...`` returned and printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run the command line in this process: ``run_cli(*args, env={...})`` gives its exit code and output.
+
+    Like a child process started with a clean environment: no ``SIMULATOR_*`` or ``OPENAI_*`` variable from the
+    caller's shell is seen, only those in ``env`` (they stay set for the rest of the test). A usage error
+    (argparse's ``SystemExit``) becomes its exit code. Use a subprocess only where the process boundary is what
+    is tested (a kill, concurrent processes, interpreter exit).
+    """
+    from simulator.cli.main import main
+
+    for name in list(os.environ):
+        if name.startswith(("SIMULATOR_", "OPENAI_")):
+            monkeypatch.delenv(name)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()  # only this command's output
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

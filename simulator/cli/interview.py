@@ -93,11 +93,11 @@ def cmd_interview(args: argparse.Namespace) -> int:
         return 1
     simulator = Simulator()
     try:
-        store = Store(args.db or simulator.settings.database_url)
-        runner = simulator.runner(store, interviewer=args.interviewer, judge=args.judge, seed=args.seed or 0)
-        session_id = args.resume if args.resume is not None else _start(runner, args)
-        answers = iter(scripted) if scripted is not None else _live_answers(sys.stdin, sys.stdout)
-        return run_interview(runner, session_id, answers, echo=scripted is not None)
+        with Store(args.db or simulator.settings.database_url) as store:
+            runner = simulator.runner(store, interviewer=args.interviewer, judge=args.judge, seed=args.seed or 0)
+            session_id = args.resume if args.resume is not None else _start(runner, args)
+            answers = iter(scripted) if scripted is not None else _live_answers(sys.stdin, sys.stdout)
+            return run_interview(runner, session_id, answers, echo=scripted is not None)
     except (PlanError, InterviewError, NotFoundError, NoEndpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -112,8 +112,13 @@ def _start(runner: InterviewRunner, args: argparse.Namespace) -> int:
 
 
 def run_interview(runner: InterviewRunner, session_id: int, answers: Iterator[str | None], echo: bool,
-                  out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic) -> int:
-    """Drive a session until it finishes or answers run out; prints the session id last."""
+                  out: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> int:
+    """Drive a session until it finishes or answers run out; prints the session id last.
+
+    ``out`` defaults to ``sys.stdout`` as it is when called (not when this module was imported), so a
+    redirected stdout is honoured.
+    """
+    out = sys.stdout if out is None else out
     _say(out, f"Session {session_id} ({runner.interviewer.name} interviewer, {runner.judge_name} judge)\n")
     _print_notes(runner, session_id, out)
     resumed = awaiting_turn(runner.detail(session_id))
