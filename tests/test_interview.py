@@ -1,4 +1,6 @@
-"""The interview runner end to end: real SQLite files, the real offline judge, the CLI in subprocesses."""
+"""The interview runner end to end on real SQLite files, with the offline interviewer and a deterministic fake
+judge (tests/fakes.py; the real judges have their own tests). Then the command line: in this process, except
+where a process is killed."""
 
 from __future__ import annotations
 
@@ -17,12 +19,14 @@ import pytest
 from simulator.config import LLMConfig
 from simulator.grading.contract import Grade
 from simulator.interview.interviewer import LLMInterviewer, OfflineInterviewer
+from simulator.interview.policy import STRONG_ANSWER
 from simulator.interview.runner import MAX_ANSWER_CHARS, InterviewError, InterviewRunner, Stage
 from simulator.llm import OpenAICompatibleModel
 from simulator.reports import export
 from simulator.storage.records import SessionSettings
 from simulator.storage.store import Store
 from tests import fake_llm_server as fake
+from tests.fakes import FAKE_JUDGE, fake_judge, fake_runner, scored, strong_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 WEAK = "I am not sure; maybe it depends."
@@ -41,8 +45,8 @@ def store(tmp_path) -> Store:
         yield opened
 
 
-def engine_for(runtime, store: Store) -> InterviewRunner:
-    return runtime.runner(store, seed=1)
+def engine_for(bundle, store: Store) -> InterviewRunner:
+    return fake_runner(store, bundle.questions, bundle.rubrics, seed=1)
 
 
 def settings(**changes) -> SessionSettings:
@@ -54,8 +58,8 @@ def answer_and_grade(runner: InterviewRunner, session_id: int, text: str) -> Gra
     return runner.grade_pending(session_id)[0]
 
 
-def test_states_follow_ups_and_finish(runtime, store):
-    runner = engine_for(runtime, store)
+def test_states_follow_ups_and_finish(bundle, store):
+    runner = engine_for(bundle, store)
     session_id = runner.start("ana", settings(questions=2, follow_ups=1), seed=3)
     assert runner.stage(session_id) == Stage.READY
     first = runner.next_turn(session_id)
@@ -67,7 +71,7 @@ def test_states_follow_ups_and_finish(runtime, store):
     with pytest.raises(InterviewError, match="not graded"):
         runner.next_turn(session_id)
     [grade] = runner.grade_pending(session_id)
-    assert grade.status == "scored" and grade.overall < 5
+    assert grade.status == "scored" and grade.overall == 0 and not grade.covered
     assert runner.stage(session_id) == Stage.GRADED
 
     follow_up = runner.next_turn(session_id)
@@ -92,21 +96,32 @@ def test_states_follow_ups_and_finish(runtime, store):
     assert [c.key for c in detail.turns[3].grade.criteria] == [follow.meta["criterion"]]
 
 
-def test_strong_answer_moves_on_without_a_follow_up(runtime, store):
-    runner = engine_for(runtime, store)
+def test_strong_answer_moves_on_without_a_follow_up(bundle, store):
+    runner = engine_for(bundle, store)
     lora = "finetune-lora-vs-full"
-    assert lora in runtime.bundle.questions
+    assert lora in bundle.questions
     # Pin the plan to one known question: a session may be created with any plan.
     session_id = store.create_session("bo", settings(questions=1), "offline", runner.judge_name, [lora])
     runner.next_turn(session_id).commit()
-    grade = answer_and_grade(runner, session_id, STRONG_LORA)
-    assert grade.overall >= 7.5, grade.feedback
+    grade = answer_and_grade(runner, session_id, strong_answer(bundle.questions[lora]))
+    assert grade.overall == 10 and not grade.missed, grade.feedback
     assert runner.next_turn(session_id) is None
     assert runner.detail(session_id).status == "finished"
 
 
-def test_follow_ups_setting_bounds_the_follow_ups(runtime, store):
-    runner = engine_for(runtime, store)
+def test_a_follow_up_is_asked_below_the_strong_answer_line_only(bundle, store):
+    runner = engine_for(bundle, store)
+    for score, probed in ((STRONG_ANSWER, False), (STRONG_ANSWER - 0.1, True)):
+        session_id = store.create_session(f"line-{score}", settings(questions=1), "offline", runner.judge_name,
+                                          ["finetune-lora-vs-full"])
+        runner.next_turn(session_id).commit()
+        assert answer_and_grade(runner, session_id, f"LoRA, mostly. {scored(score)}").overall == score
+        pending = runner.next_turn(session_id)
+        assert (pending is not None and pending.kind == "follow_up") == probed, score
+
+
+def test_follow_ups_setting_bounds_the_follow_ups(bundle, store):
+    runner = engine_for(bundle, store)
     for allowed in (0, 2):
         session_id = runner.start(f"p{allowed}", settings(questions=1, follow_ups=allowed), seed=4)
         kinds = []
@@ -119,8 +134,8 @@ def test_follow_ups_setting_bounds_the_follow_ups(runtime, store):
         assert len(set(asked)) == len(asked), "a follow-up is never repeated"
 
 
-def test_bad_answers_are_refused_or_noted(runtime, store):
-    runner = engine_for(runtime, store)
+def test_bad_answers_are_refused_or_noted(bundle, store):
+    runner = engine_for(bundle, store)
     session_id = runner.start("cy", settings(questions=1, time_limit_s=30), seed=1)
     with pytest.raises(InterviewError, match="not waiting for an answer"):
         runner.answer(session_id, "too early")
@@ -135,19 +150,18 @@ def test_bad_answers_are_refused_or_noted(runtime, store):
     assert stored.meta == {"truncated_from_chars": MAX_ANSWER_CHARS + 5, "over_time_limit_s": 30}
 
 
-def test_history_is_graded_from_the_snapshot_and_removed_questions_are_skipped(runtime, store):
-    runner = engine_for(runtime, store)
+def test_history_is_graded_from_the_snapshot_and_removed_questions_are_skipped(bundle, store):
+    runner = engine_for(bundle, store)
     plan = ["finetune-lora-vs-full", "gone-from-the-bank", "cost-which-is-cheaper"]
-    present = [q for q in plan if q in runtime.bundle.questions]
+    present = [q for q in plan if q in bundle.questions]
     assert len(present) == 2, "test expects these bank ids to exist"
     session_id = store.create_session("di", settings(questions=3, follow_ups=0), "offline", runner.judge_name, plan)
     runner.next_turn(session_id).commit()
     runner.answer(session_id, STRONG_LORA)
     # The bank changes between asking and grading: grading must use the question as asked.
-    edited = dict(runtime.bundle.questions)
+    edited = dict(bundle.questions)
     original = edited.pop("finetune-lora-vs-full")
-    changed_engine = InterviewRunner(store, edited, runtime.bundle.rubrics, runtime.offline_judge,
-                                     OfflineInterviewer(), runner.judge_name)
+    changed_engine = fake_runner(store, edited, bundle.rubrics)
     [grade] = changed_engine.grade_pending(session_id)
     assert {p.key_point for p in grade.points} == {p.text for p in original.key_points}
     next_question = changed_engine.next_turn(session_id)
@@ -157,16 +171,16 @@ def test_history_is_graded_from_the_snapshot_and_removed_questions_are_skipped(r
     assert notes == ["Skipped 'gone-from-the-bank': it is no longer in the question bank."]
 
 
-def test_a_crash_while_grading_is_graded_on_resume(runtime, tmp_path):
+def test_a_crash_while_grading_is_graded_on_resume(bundle, tmp_path):
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     with Store(url) as first_process:
-        runner = engine_for(runtime, first_process)
+        runner = engine_for(bundle, first_process)
         session_id = runner.start("ed", settings(questions=1), seed=2)
         runner.next_turn(session_id).commit()
         runner.answer(session_id, WEAK)
     # A new process opens the database: the answer is there, waiting for its grade.
     with Store(url) as second_process:
-        runner = engine_for(runtime, second_process)
+        runner = engine_for(bundle, second_process)
         assert runner.stage(session_id) == Stage.ANSWERED
         assert [a.text for a in runner.detail(session_id).pending_grades] == [WEAK]
         [grade] = runner.grade_pending(session_id)
@@ -174,8 +188,8 @@ def test_a_crash_while_grading_is_graded_on_resume(runtime, tmp_path):
         assert runner.stage(session_id) == Stage.GRADED
 
 
-def test_a_pending_turn_is_stored_once_even_when_committed_twice(runtime, store):
-    runner = engine_for(runtime, store)
+def test_a_pending_turn_is_stored_once_even_when_committed_twice(bundle, store):
+    runner = engine_for(bundle, store)
     session_id = runner.start("fa", settings(questions=2), seed=1)
     first, again = runner.next_turn(session_id), runner.next_turn(session_id)
     assert first.commit() == first.commit()
@@ -183,8 +197,8 @@ def test_a_pending_turn_is_stored_once_even_when_committed_twice(runtime, store)
     assert len(runner.detail(session_id).turns) == 1
 
 
-def test_abandoned_session_accepts_nothing_more(runtime, store):
-    runner = engine_for(runtime, store)
+def test_abandoned_session_accepts_nothing_more(bundle, store):
+    runner = engine_for(bundle, store)
     session_id = runner.start("gu", settings(questions=2), seed=1)
     runner.next_turn(session_id).commit()
     runner.abandon(session_id)
@@ -194,14 +208,15 @@ def test_abandoned_session_accepts_nothing_more(runtime, store):
         runner.answer(session_id, "late answer")
 
 
-def test_llm_interviewer_and_judge_failures_fall_back_per_turn(runtime, store, fake_llm):
+def test_llm_interviewer_and_judge_failures_fall_back_per_turn(bundle, store, fake_llm):
     config = LLMConfig(base_url=fake_llm.base_url, model="fake-model", timeout_s=2, max_retries=0)
     interviewer = LLMInterviewer(OpenAICompatibleModel(config), "fake-model", fallback=OfflineInterviewer(seed=1))
     from simulator.grading.llm_judge import llm_judge
 
-    judge = llm_judge(OpenAICompatibleModel(config), runtime.index.search, max_attempts=1)
-    runner = InterviewRunner(store, runtime.bundle.questions, runtime.bundle.rubrics, judge, interviewer,
-                             "llm:fake-model", fallback_judge=runtime.offline_judge)
+    judge = llm_judge(OpenAICompatibleModel(config), lambda query, k: [], max_attempts=1)
+    backup = fake_judge()  # in the offline judge's place (Simulator.runner's wiring of it: test_app, llm faults)
+    runner = InterviewRunner(store, bundle.questions, bundle.rubrics, judge, interviewer,
+                             "llm:fake-model", fallback_judge=backup)
     session_id = runner.start("hu", settings(questions=2, follow_ups=0), seed=1)
 
     fake_llm.script(fake.stream("Let's begin: ", "why LoRA?"))
@@ -209,7 +224,7 @@ def test_llm_interviewer_and_judge_failures_fall_back_per_turn(runtime, store, f
     fake_llm.script(fake.error(500, "judge backend down"))
     runner.answer(session_id, WEAK)
     [grade] = runner.grade_pending(session_id)
-    assert grade.status == "scored" and grade.judge == "offline-evidence"
+    assert grade.status == "scored" and grade.judge == FAKE_JUDGE and [a for _, a in backup.calls] == [WEAK]
     assert "judge-fallback" in grade.flags and "judge backend down" in grade.reason
 
     fake_llm.script(fake.error(503, "interviewer backend down"))
@@ -225,41 +240,30 @@ def test_llm_interviewer_and_judge_failures_fall_back_per_turn(runtime, store, f
 # ---------------------------------------------------------------- command line
 
 
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory) -> Path:
-    """One search index for the module's subprocesses; each test still gets its own database."""
-    return tmp_path_factory.mktemp("data")
-
-
 @pytest.fixture
-def cli_env(tmp_path, index_dir) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-            "SIMULATOR_DATA_DIR": str(index_dir), "SIMULATOR_DB_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+def cli_env(tmp_path, warm_data_dir) -> dict[str, str]:
+    """The session's warm data folder (index and bank vectors are loaded, not embedded) and this test's database."""
+    return {"SIMULATOR_DATA_DIR": str(warm_data_dir), "SIMULATOR_DB_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "simulator", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_scripted_three_question_interview_with_follow_ups_is_exported(tmp_path, cli_env):
+def test_scripted_three_question_interview_with_follow_ups_is_exported(tmp_path, cli_env, run_cli):
     script = tmp_path / "answers.txt"
     script.write_text("\n---\n".join([WEAK, "Retrieval keeps facts current.", STRONG_LORA, WEAK, WEAK, WEAK, WEAK])
                       + "\n")
-    run = cli(cli_env, "interview", "--profile", "scripted", "--questions", "3", "--answers", str(script),
-              "--seed", "11")
+    run = run_cli("interview", "--profile", "scripted", "--questions", "3", "--answers", script, "--seed", "11",
+                  env=cli_env)
     assert run.returncode == 0, run.stderr
     session_id = int(run.stdout.strip().splitlines()[-1].removeprefix("session "))
     assert run.stdout.count("Interviewer:") >= 4 and "Score " in run.stdout
 
     with Store(cli_env["SIMULATOR_DB_URL"]) as store:
         detail = store.session_detail(session_id)
-    assert detail.status == "finished"
+    assert detail.status == "finished" and detail.judge == "offline-evidence"
     assert sum(t.kind == "question" for t in detail.turns) == 3
     assert any(t.kind == "follow_up" for t in detail.turns)
     assert all(a.grade is not None and a.grade.status == "scored" for a in detail.answers)
 
-    markdown = cli(cli_env, "sessions", "export", str(session_id), "--format", "md")
+    markdown = run_cli("sessions", "export", session_id, "--format", "md")
     assert markdown.returncode == 0
     for n in (1, 2, 3):
         assert f"## Question {n} " in markdown.stdout
@@ -267,17 +271,17 @@ def test_scripted_three_question_interview_with_follow_ups_is_exported(tmp_path,
     assert "| Criterion | Level | Why |" in markdown.stdout and "Model answer" in markdown.stdout
 
     out = tmp_path / "session.json"
-    exported = cli(cli_env, "sessions", "export", str(session_id), "--format", "json", "--output", str(out))
+    exported = run_cli("sessions", "export", session_id, "--format", "json", "--output", out)
     assert exported.returncode == 0
     restored = export.session_from_json(json.loads(out.read_text()))
     assert restored == detail
     assert export.session_markdown(restored) == markdown.stdout, "the JSON export re-renders the same transcript"
 
-    listing = cli(cli_env, "sessions", "list", "--profile", "scripted")
+    listing = run_cli("sessions", "list", "--profile", "scripted")
     assert f"{session_id:>5}  scripted" in listing.stdout and "finished" in listing.stdout
-    shown = cli(cli_env, "sessions", "show", str(session_id))
+    shown = run_cli("sessions", "show", session_id)
     assert shown.returncode == 0 and WEAK in shown.stdout
-    missing = cli(cli_env, "sessions", "show", "999")
+    missing = run_cli("sessions", "show", "999")
     assert missing.returncode == 1 and "no session 999" in missing.stderr
 
 
@@ -300,10 +304,13 @@ def _read_until(lines: queue.Queue, prefix: str, timeout: float = 120) -> list[s
     raise AssertionError(f"no line starting with {prefix!r} in {''.join(seen)!r}")
 
 
-def test_killed_interview_keeps_every_answer_and_resumes_where_it_stopped(tmp_path, cli_env):
+def test_killed_interview_keeps_every_answer_and_resumes_where_it_stopped(tmp_path, cli_env, run_cli):
+    # The kill needs a real process; the resume is an ordinary command reading what that process left behind.
     command = [sys.executable, "-m", "simulator", "interview", "--profile", "killed", "--questions", "2",
                "--follow-ups", "1", "--seed", "5"]
-    process = subprocess.Popen(command, cwd=ROOT, env=cli_env, stdin=subprocess.PIPE,
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           **cli_env}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         lines = _lines(process.stdout)
@@ -318,6 +325,7 @@ def test_killed_interview_keeps_every_answer_and_resumes_where_it_stopped(tmp_pa
     finally:
         if process.poll() is None:
             process.kill()
+    assert process.returncode == -signal.SIGKILL
 
     with Store(cli_env["SIMULATOR_DB_URL"]) as store:
         detail = store.session_detail(session_id)
@@ -328,7 +336,7 @@ def test_killed_interview_keeps_every_answer_and_resumes_where_it_stopped(tmp_pa
 
     script = tmp_path / "rest.txt"
     script.write_text("\n---\n".join(["follow-up answer", "second answer", "second follow-up answer"]))
-    resumed = cli(cli_env, "interview", "--resume", str(session_id), "--answers", str(script))
+    resumed = run_cli("interview", "--resume", session_id, "--answers", script, env=cli_env)
     assert resumed.returncode == 0, resumed.stderr
     assert "(resuming) Interviewer:" in resumed.stdout
     with Store(cli_env["SIMULATOR_DB_URL"]) as store:
@@ -338,20 +346,20 @@ def test_killed_interview_keeps_every_answer_and_resumes_where_it_stopped(tmp_pa
     assert after.turns[:3] == detail.turns[:3], "what was stored before the kill is unchanged"
 
 
-def test_out_of_answers_leaves_the_session_open(tmp_path, cli_env):
+def test_out_of_answers_leaves_the_session_open(tmp_path, cli_env, run_cli):
     script = tmp_path / "one.txt"
     script.write_text(WEAK)
-    run = cli(cli_env, "interview", "--questions", "2", "--answers", str(script), "--seed", "1")
+    run = run_cli("interview", "--questions", "2", "--answers", script, "--seed", "1", env=cli_env)
     assert run.returncode == 0
     assert "stays open: resume with --resume" in run.stdout
     empty = tmp_path / "empty.txt"
     empty.write_text("\n---\n  \n")
-    refused = cli(cli_env, "interview", "--answers", str(empty))
+    refused = run_cli("interview", "--answers", empty)
     assert refused.returncode == 1 and "no answers found" in refused.stderr
 
 
-def test_markdown_export_renders_candidate_text_inert(runtime, store):
-    runner = engine_for(runtime, store)
+def test_markdown_export_renders_candidate_text_inert(bundle, store):
+    runner = engine_for(bundle, store)
     session_id = runner.start("ivy", settings(questions=1, follow_ups=0), seed=1)
     runner.next_turn(session_id).commit()
     hostile = "<script>alert(1)</script>\n# Heading\n![x](http://evil.example/p.png) [link](http://e.x)\n- item"
@@ -363,8 +371,8 @@ def test_markdown_export_renders_candidate_text_inert(runtime, store):
     assert "> \\# Heading" in markdown and "> \\- item" in markdown
 
 
-def test_terminal_output_drops_control_characters_and_odd_text_is_kept(runtime, store):
-    runner = engine_for(runtime, store)
+def test_terminal_output_drops_control_characters_and_odd_text_is_kept(bundle, store):
+    runner = engine_for(bundle, store)
     session_id = runner.start("\u200bzoe\u202e", settings(questions=1, follow_ups=0), seed=1)
     assert runner.detail(session_id).profile == "zoe", "invisible format characters are not part of a name"
     runner.next_turn(session_id).commit()
