@@ -1,7 +1,8 @@
 """Hardening: many interviews at once on one SQLite file, racing runs of one session, and kills mid-grade.
 
-Everything goes through the real :class:`InterviewRunner` (offline interviewer, real offline judge) or the
-real :class:`Store`; rows are counted with SQL, not through the code under test.
+Everything goes through the real :class:`InterviewRunner` (offline interviewer, the deterministic fake judge of
+tests/fakes.py: grading is not what is tested here) or the real :class:`Store`; rows are counted with SQL, not
+through the code under test.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import TypeVar
 
 from simulator.config import PROJECT_ROOT
 from simulator.grading.contract import Grade
-from simulator.interview.runner import InterviewError, InterviewRunner, Stage
+from simulator.grading.spec import spec_from_question
+from simulator.interview.runner import InterviewError, Stage
 from simulator.storage.records import SessionSettings
 from simulator.storage.store import Store
+from tests.fakes import FAKE_JUDGE, fake_judge, fake_runner
 
 _T = TypeVar("_T")
 SESSIONS = 20
@@ -68,14 +71,15 @@ def weak_answer(session: int, n: int) -> str:
     return f"[session {session} answer {n}] I am not sure; maybe it depends on the data."
 
 
-def test_twenty_simultaneous_interviews_through_the_engine_lose_and_duplicate_nothing(runtime, tmp_path):
+def test_twenty_simultaneous_interviews_through_the_engine_lose_and_duplicate_nothing(bundle, tmp_path):
     path = tmp_path / "twenty.db"
     url = f"sqlite:///{path}"
     shared = Store(url)
+    judge = fake_judge()  # one judge for every thread, as the app shares one
 
     def interview(n: int) -> int:
         store = shared if n % 2 else Store(url)  # half share one Store, half open their own runner
-        runner = runtime.runner(store, seed=n)
+        runner = fake_runner(store, bundle.questions, bundle.rubrics, seed=n, judge=judge)
         session_id = runner.start(f"candidate-{n}", SessionSettings(questions=2, follow_ups=1), seed=n)
         answered = 0
         while (pending := runner.next_turn(session_id)) is not None:
@@ -103,20 +107,21 @@ def test_twenty_simultaneous_interviews_through_the_engine_lose_and_duplicate_no
     assert set(per_session.values()) == {"question,answer,follow_up,answer,question,answer,follow_up,answer"}
     assert sql(path, "SELECT count(*) FROM turns") == [(8 * SESSIONS,)]
     assert sql(path, "SELECT count(*) FROM grades") == [(4 * SESSIONS,)]
+    assert len(judge.calls) == 4 * SESSIONS, "every answer was graded once"
     for n, session_id in enumerate(session_ids):
         rows = sql(path, "SELECT t.text, t.duration_s, g.status FROM turns t JOIN grades g ON g.turn_id = t.id "
                          "WHERE t.session_id = ? ORDER BY t.seq", session_id)
         assert rows == [(weak_answer(n, i), 1.0 + n, "scored") for i in range(4)], "no answer crossed sessions"
 
 
-def test_racing_runs_of_one_session_store_each_turn_answer_and_grade_once(runtime, tmp_path):
+def test_racing_runs_of_one_session_store_each_turn_answer_and_grade_once(bundle, tmp_path):
     """Two tabs, a double click, a rerun: racing runs of the same step must not duplicate anything."""
     path = tmp_path / "race.db"
     url = f"sqlite:///{path}"
     racers = 8
     stores = [Store(url) for _ in range(racers)]
     try:
-        runners = [runtime.runner(store, seed=1) for store in stores]
+        runners = [fake_runner(store, bundle.questions, bundle.rubrics, seed=1) for store in stores]
         session_id = runners[0].start("racer", SessionSettings(questions=2, follow_ups=0), seed=1)
         for question in range(2):
             pendings = [runner.next_turn(session_id) for runner in runners]
@@ -167,15 +172,16 @@ for i in range(1_000_000):
 QUESTION_ID = "finetune-lora-vs-full"
 
 
-def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_database(runtime, judge, tmp_path):
+def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_database(bundle, tmp_path):
     path = tmp_path / "killed.db"
     url = f"sqlite:///{path}"
     with Store(url) as store:
-        session_id = store.create_session("killed", SessionSettings(questions=3), "offline", "offline-evidence",
+        session_id = store.create_session("killed", SessionSettings(questions=3), "offline", FAKE_JUDGE,
                                           [QUESTION_ID])
-    question = runtime.bundle.questions[QUESTION_ID]
-    real = judge(runtime.spec_for(question.prompt, question.model_answer, QUESTION_ID), "LoRA trains adapters.")
-    big = real.model_copy(update={"feedback": "Write more about adapters. " * 40_000})  # ~1 MB: slow to write
+    judge = fake_judge()
+    question = bundle.questions[QUESTION_ID]
+    graded_once = judge(spec_from_question(question, bundle.rubrics), "LoRA trains adapters.")
+    big = graded_once.model_copy(update={"feedback": "Write more about adapters. " * 40_000})  # ~1 MB: slow to write
     grade_file = tmp_path / "grade.json"
     grade_file.write_text(big.model_dump_json(), encoding="utf-8")
     rng = random.Random(4)
@@ -218,8 +224,7 @@ def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_
 
     # A new process picks the session up: the answers left ungraded are graded, nothing else changes.
     with Store(url) as store:
-        runner = InterviewRunner(store, runtime.bundle.questions, runtime.bundle.rubrics, judge,
-                                 runtime.interviewer("offline"), "offline-evidence")
+        runner = fake_runner(store, bundle.questions, bundle.rubrics, judge=judge)
         before = {t.id: t.grade for t in store.session_detail(session_id).answers if t.grade is not None}
         regraded = runner.grade_pending(session_id)
         detail = store.session_detail(session_id)
