@@ -4,7 +4,8 @@ Content: every broken file of every kind, loaded in one go next to valid files, 
 ``file:line: field: message`` while the valid files still load; 5 MB files, "billion laughs" aliases, deep
 nesting, control characters and unreadable dates are refused quickly instead of hanging or crashing.
 Answers and names: empty, whitespace, 100,000 characters, non-Latin scripts, emoji, HTML, ``<script>`` and
-Markdown are stored exactly, graded by both judges, and rendered inert in exports.
+Markdown are stored exactly, graded by both judges, and rendered inert in exports. Where the interview engine is
+what is tested (storage, follow-ups, exports), the deterministic fake judge of tests/fakes.py grades.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from simulator.storage.store import Store
 from simulator.storage.validation import clean_profile_name
 from simulator.untrusted import MAX_UNTRUSTED_CHARS
 from tests.content_fixtures import question_yaml, write_content
+from tests.fakes import FAKE_JUDGE, fake_runner
 
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:\n]+):(?P<line>[1-9]\d*): (?P<field>[^:\n]+): (?P<message>\S.*)$")
 FIVE_MB = 5 * 1024 * 1024
@@ -176,8 +178,9 @@ def store(tmp_path):
         yield opened
 
 
-def test_hostile_answers_are_stored_exactly_graded_and_exported_inert(runtime, store):
-    runner = runtime.runner(store, seed=1)
+def test_hostile_answers_are_stored_exactly_graded_and_exported_inert(bundle, store):
+    # The real judges' grades of these answers: test_both_judges_grade_hostile_answers.
+    runner = fake_runner(store, bundle.questions, bundle.rubrics, seed=1)
     profile = "<b>Zoë</b> 👩🏽‍💻 # [me](http://x)"
     session_id = runner.start(profile, SessionSettings(questions=5, follow_ups=1), seed=2)
     runner.next_turn(session_id).commit()
@@ -185,7 +188,7 @@ def test_hostile_answers_are_stored_exactly_graded_and_exported_inert(runtime, s
         receipt = runner.answer(session_id, text)
         assert receipt.notices == []
         [grade] = runner.grade_pending(session_id)
-        assert grade.status == "scored" and 0 <= grade.overall <= 10 and grade.judge == "offline-evidence"
+        assert grade.status == "scored" and 0 <= grade.overall <= 10 and grade.judge == FAKE_JUDGE
         pending = runner.next_turn(session_id)
         if pending is None:
             break
@@ -268,8 +271,8 @@ def test_answers_at_and_over_the_limit_in_multibyte_text(runtime, store, fake_ll
     assert len(prompt) < MAX_UNTRUSTED_CHARS + 20_000
 
 
-def test_empty_and_whitespace_answers_are_refused_and_nothing_is_stored(runtime, store):
-    runner = runtime.runner(store, seed=1)
+def test_empty_and_whitespace_answers_are_refused_and_nothing_is_stored(bundle, store):
+    runner = fake_runner(store, bundle.questions, bundle.rubrics, seed=1)
     session_id = runner.start("quiet", SessionSettings(questions=1), seed=1)
     runner.next_turn(session_id).commit()
     for empty in ("", " ", "\n\n\t ", "\u3000", "\u00a0\u2003"):
@@ -289,8 +292,8 @@ def test_empty_and_whitespace_answers_are_refused_and_nothing_is_stored(runtime,
     ("محمد", "محمد"),
     ("李" * 60, "李" * 60),
 ])
-def test_profile_names_are_kept_exactly_and_exported_inert(runtime, store, raw, stored):
-    runner = runtime.runner(store, seed=1)
+def test_profile_names_are_kept_exactly_and_exported_inert(bundle, store, raw, stored):
+    runner = fake_runner(store, bundle.questions, bundle.rubrics, seed=1)
     session_id = runner.start(raw, SessionSettings(questions=1), seed=1)
     assert clean_profile_name(raw) == stored
     detail = runner.detail(session_id)
@@ -302,8 +305,8 @@ def test_profile_names_are_kept_exactly_and_exported_inert(runtime, store, raw, 
 
 @pytest.mark.parametrize("raw", ["", "   ", "a\nb", "tab\there", "x" * 61, "李" * 61, "nul\x00", "bell\x07",
                                  "line\u2028sep"])
-def test_bad_profile_names_are_refused_before_anything_is_written(runtime, store, raw):
-    runner = runtime.runner(store, seed=1)
+def test_bad_profile_names_are_refused_before_anything_is_written(bundle, store, raw):
+    runner = fake_runner(store, bundle.questions, bundle.rubrics, seed=1)
     with pytest.raises(ValueError, match="profile name"):
         runner.start(raw, SessionSettings(questions=1), seed=1)
     with store.engine.connect() as conn:
