@@ -1,10 +1,10 @@
-"""`python -m simulator index|grade|eval` end to end (real model, real files; the LLM is a scripted server)."""
+"""`python -m simulator index|grade|eval` end to end, in this process (real model, real files; the LLM is a
+scripted server). Nothing here depends on a process boundary, so no subprocess: see ``run_cli`` in conftest."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,17 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "answers.jsonl"
 
 
-def run(*args: str, data_dir: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SIMULATOR_DATA_DIR": str(data_dir),
-           "HF_HUB_OFFLINE": "1", **(extra_env or {})}
-    return subprocess.run([sys.executable, "-m", "simulator", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+@pytest.fixture
+def run(run_cli, warm_data_dir) -> Callable:
+    """``run(*args, data_dir=..., extra_env=...)``: the command with its data folder (default: the session's warm
+    one, whose index and bank vectors are loaded rather than embedded)."""
 
+    def command(*args: str | Path, data_dir: Path | None = None, extra_env: dict | None = None):
+        return run_cli(*args, env={"SIMULATOR_DATA_DIR": str(data_dir or warm_data_dir), **(extra_env or {})})
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """One index for the module: each command reuses it instead of embedding the notes again."""
-    return tmp_path_factory.mktemp("data")
+    return command
 
 
 def write_rows(path: Path, rows: list, bad_line: str | None = None) -> Path:
@@ -38,14 +36,14 @@ ADHOC = {"question": "Why does a tightened guitar string sound different?", "ref
          "answer": "It plays a higher pitch.", "max_score": 1, "student": "s-17"}
 
 
-def test_grade_adds_predictions_and_passes_fields_through(tmp_path, data_dir):
+def test_grade_adds_predictions_and_passes_fields_through(tmp_path, run):
     rows = [ADHOC,
             {**ADHOC, "answer": "It is made of steel.", "student": "s-18"},
             {"question_id": "cost-which-is-cheaper", "question": "ignored for bank ids", "answer": "RAG is cheaper.",
              "max_score": 5},
             {**ADHOC, "rubric": "behavior-vs-knowledge"}]
     source = write_rows(tmp_path / "in.jsonl", rows, bad_line='{"question": "no answer field", "max_score": 1}')
-    result = run("grade", str(source), "--output", str(tmp_path / "out.jsonl"), data_dir=data_dir)
+    result = run("grade", str(source), "--output", str(tmp_path / "out.jsonl"))
     assert result.returncode == 1  # one bad row
     assert f"{source}:5: answer: Field required" in result.stderr
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
@@ -57,14 +55,14 @@ def test_grade_adds_predictions_and_passes_fields_through(tmp_path, data_dir):
     assert any(c["criterion"].startswith("behavior-vs-knowledge.") for c in out[3]["grade"]["criteria"])
 
 
-def test_grade_reports_unknown_rubric_per_row(tmp_path, data_dir):
+def test_grade_reports_unknown_rubric_per_row(tmp_path, run):
     source = write_rows(tmp_path / "in.jsonl", [{**ADHOC, "rubric": ["no-such-rubric"]}])
-    result = run("grade", str(source), data_dir=data_dir)
+    result = run("grade", str(source))
     assert result.returncode == 1 and f"{source}:1: rubric: unknown rubric 'no-such-rubric'" in result.stderr
 
 
-def test_eval_last_line_is_the_agreement_json(data_dir):
-    result = run("eval", str(GOLDEN), data_dir=data_dir)
+def test_eval_last_line_is_the_agreement_json(run):
+    result = run("eval", str(GOLDEN))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"n", "pearson", "spearman", "rmse", "mae", "qwk"} <= set(summary)
@@ -72,18 +70,18 @@ def test_eval_last_line_is_the_agreement_json(data_dir):
     assert "partial" in result.stdout  # the per-kind breakdown
 
 
-def test_index_command_reports_reuse(tmp_path):
+def test_index_command_reports_reuse(tmp_path, run):
     first = run("index", data_dir=tmp_path)
     second = run("index", data_dir=tmp_path)
     assert "0 reused" in first.stdout and " 0 embedded" in second.stdout, first.stdout + second.stdout
 
 
-def test_llm_judge_without_configuration_says_how_to_configure(tmp_path):
+def test_llm_judge_without_configuration_says_how_to_configure(tmp_path, run):
     result = run("grade", str(write_rows(tmp_path / "in.jsonl", [ADHOC])), "--judge", "llm", data_dir=tmp_path)
     assert result.returncode == 1 and "SIMULATOR_LLM_BASE_URL" in result.stderr
 
 
-def test_llm_judge_through_the_cli_against_a_scripted_server(tmp_path, fake_llm, data_dir):
+def test_llm_judge_through_the_cli_against_a_scripted_server(tmp_path, fake_llm, run, caplog):
     reply = {"criteria": [{"criterion": "reference-answer.coverage", "level": 4, "justification": "Says higher pitch.",
                            "quotes": ["higher pitch"], "passage_ids": []}],
              "covered_points": [1], "misconceptions": []}
@@ -91,10 +89,10 @@ def test_llm_judge_through_the_cli_against_a_scripted_server(tmp_path, fake_llm,
     env = {"SIMULATOR_LLM_BASE_URL": fake_llm.base_url, "SIMULATOR_LLM_MODEL": "scripted-judge",
            "SIMULATOR_LLM_API_KEY": "sk-test-secret-123"}
     source = write_rows(tmp_path / "in.jsonl", [ADHOC])
-    result = run("grade", str(source), "--judge", "llm", data_dir=data_dir, extra_env=env)
+    result = run("grade", str(source), "--judge", "llm", extra_env=env)
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout.strip().splitlines()[-1])
     assert row["judge"] == "llm" and row["grade"]["model"] == "scripted-judge"
     assert row["predicted_score"] == 1.0
-    assert "sk-test-secret-123" not in result.stdout + result.stderr
+    assert "sk-test-secret-123" not in result.stdout + result.stderr + caplog.text
     assert "It plays a higher pitch." in json.dumps(fake_llm.requests[-1])
