@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -176,12 +174,7 @@ def test_text_without_headings_is_one_section():
     assert len(doc.sections) == 1 and doc.sections[0].text.startswith("just some")
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "simulator", *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60)
-
-
-def test_cli_validate_bundled_content_passes():
+def test_cli_validate_bundled_content_passes(run_cli):
     result = run_cli("validate")
     assert result.returncode == 0, result.stdout + result.stderr
     counts = [int(word) for word in result.stdout.split() if word.isdigit()]
@@ -190,7 +183,7 @@ def test_cli_validate_bundled_content_passes():
     assert questions >= 40 and rubrics >= 5 and documents >= 8
 
 
-def test_cli_validate_broken_copy_fails_with_file_line_field(tmp_path):
+def test_cli_validate_broken_copy_fails_with_file_line_field(tmp_path, run_cli, monkeypatch):
     original = (ROOT / "question_bank" / "fundamentals.yaml").read_text()
     broken = tmp_path / "question_bank"
     broken.mkdir()
@@ -198,7 +191,8 @@ def test_cli_validate_broken_copy_fails_with_file_line_field(tmp_path):
     rubric_line = next(i for i, line in enumerate(lines) if line.strip().startswith("rubrics:"))
     lines[rubric_line] = lines[rubric_line].split("rubrics:")[0] + "rubrics: [not-a-rubric]\n"
     (broken / "fundamentals.yaml").write_text("".join(lines))
-    result = run_cli("validate", str(broken), cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)  # problems name files relative to the working folder
+    result = run_cli("validate", str(broken))
     assert result.returncode == 1
     first = result.stdout.splitlines()[0]
     assert first.startswith(f"question_bank/fundamentals.yaml:{rubric_line + 1}: questions[")
