@@ -49,7 +49,8 @@ def setup_form() -> None:
     st.caption("Practise the question every AI engineer gets: RAG or fine-tuning? Answer in your own words; "
                "every answer is graded against rubrics and the knowledge notes, with the evidence shown.")
     profile = st.text_input("Profile", value=st.session_state.get("profile", "candidate"), max_chars=60,
-                            help="Your name or handle; progress and weak-topic plans are kept per profile.")
+                            help="Your name or handle; progress and weak-topic plans are kept per profile.",
+                            key="setup_profile")
     st.session_state["profile"] = profile
     offer_resume(profile)
     bundle = services.content()
@@ -57,20 +58,24 @@ def setup_form() -> None:
     llm_ready = services.llm_ready()
     with st.form("setup"):
         left, right = st.columns(2)
-        topics = left.multiselect("Topics", bundle.topics(), placeholder="All topics")
-        difficulty = left.multiselect("Difficulty", ["easy", "medium", "hard"], placeholder="Any difficulty")
-        mode = left.selectbox("Plan", ["mixed", "weakest-first", "retry-low"], format_func=PLAN_LABELS.get)
-        questions = right.slider("Questions", 1, 10, 3)
-        follow_ups = right.number_input("Follow-ups per question", 0, 3, 1)
-        limit = right.number_input("Soft time limit per answer (seconds, 0 for none)", 0, 3600, 0, step=30)
+        topics = left.multiselect("Topics", bundle.topics(), placeholder="All topics", key="setup_topics")
+        difficulty = left.multiselect("Difficulty", ["easy", "medium", "hard"], placeholder="Any difficulty",
+                                      key="setup_difficulty")
+        mode = left.selectbox("Plan", ["mixed", "weakest-first", "retry-low"], format_func=PLAN_LABELS.get,
+                              key="setup_plan")
+        questions = right.slider("Questions", 1, 10, 3, key="setup_questions")
+        follow_ups = right.number_input("Follow-ups per question", 0, 3, 1, key="setup_follow_ups")
+        limit = right.number_input("Soft time limit per answer (seconds, 0 for none)", 0, 3600, 0, step=30,
+                                   key="setup_time_limit")
         interviewer = left.radio("Interviewer", ["offline", "llm"], horizontal=True, format_func=ROLE_LABELS.get,
-                                 index=["offline", "llm"].index(preferences.default_interviewer))
+                                 index=["offline", "llm"].index(preferences.default_interviewer),
+                                 key="setup_interviewer")
         judge = right.radio("Judge", ["offline", "llm"], horizontal=True, format_func=ROLE_LABELS.get,
-                            index=["offline", "llm"].index(preferences.default_judge))
+                            index=["offline", "llm"].index(preferences.default_judge), key="setup_judge")
         if not llm_ready:
             st.caption("No LLM endpoint is configured (see Settings), so the offline interviewer and judge are "
                        "used; they need nothing but this machine.")
-        started = st.form_submit_button("Start interview", type="primary")
+        started = st.form_submit_button("Start interview", type="primary", key="setup_start")
     if started:
         start(profile, SessionSettings(
             questions=questions, topics=topics, difficulty=difficulty, mode=mode, follow_ups=int(follow_ups),
@@ -135,10 +140,10 @@ def header(detail: SessionDetail) -> None:
                      f"interviewer {detail.interviewer} · judge {detail.judge}")
     with st.sidebar:
         st.caption(f"Interview #{detail.id}")
-        if st.button("Finish now", help="End the interview here and see the scorecard"):
+        if st.button("Finish now", help="End the interview here and see the scorecard", key="finish_now"):
             services.finish(detail.id)
             st.rerun()
-        if st.button("Abandon interview"):
+        if st.button("Abandon interview", key="abandon_interview"):
             services.abandon(detail.id)
             st.rerun()
 
@@ -149,7 +154,7 @@ def chat(detail: SessionDetail) -> None:
     runner, notice = services.session_runner(detail)
     if notice:
         st.warning(notice)
-    answer = st.chat_input("Your answer (Shift+Enter for a new line)")
+    answer = st.chat_input("Your answer (Shift+Enter for a new line)", key="answer")
     waiting = awaiting_turn(detail)
     typed = answer if answer and waiting is not None else None
     while True:
@@ -229,12 +234,12 @@ def scorecard(detail: SessionDetail) -> None:
     st.page_link("pages/review.py", label="Open this interview in Review (downloads, model answers)",
                  icon=":material/history:", query_params={SESSION_PARAM: str(detail.id)})
     again, fresh = st.columns(2)
-    if again.button("Retry weak questions", type="primary", disabled=not low,
+    if again.button("Retry weak questions", type="primary", disabled=not low, key="retry_weak",
                     help="A new interview with the questions you scored below 6 on, lowest first"):
         retry = detail.settings.model_copy(update={"mode": "retry-low", "topics": [], "difficulty": [],
                                                    "questions": max(1, len(low))})
         start(detail.profile, retry)
-    if fresh.button("New interview"):
+    if fresh.button("New interview", key="new_interview"):
         open_session(None)
         st.rerun()
     with st.expander("Transcript"):

@@ -24,9 +24,14 @@ def texts(at: AppTest) -> str:
 
 
 def start_interview(at: AppTest, profile: str = "tester", questions: int = 1) -> AppTest:
-    at.text_input[0].set_value(profile)
-    at.slider[0].set_value(questions)
-    at.button(key="FormSubmitter:setup-Start interview").click()
+    at.text_input(key="setup_profile").set_value(profile)
+    at.slider(key="setup_questions").set_value(questions)
+    at.button(key="setup_start").click()
+    return at.run()
+
+
+def submit_answer(at: AppTest, text: str) -> AppTest:
+    at.chat_input(key="answer").set_value(text)
     return at.run()
 
 
@@ -34,7 +39,9 @@ def test_setup_form_renders_after_loading(app_env):
     at = app().run()
     assert not at.exception
     assert at.title[0].value == "Interview"
-    assert any(b.label == "Start interview" for b in at.button)
+    assert at.button(key="setup_start").label == "Start interview"
+    assert at.text_input(key="setup_profile").value == "candidate"
+    assert at.radio(key="setup_interviewer").value == "offline" and at.radio(key="setup_judge").value == "offline"
 
 
 def test_interview_is_started_answered_graded_and_stored(app_env):
@@ -42,7 +49,7 @@ def test_interview_is_started_answered_graded_and_stored(app_env):
     assert not at.exception, at.exception
     session_id = int(at.query_params["session"][0])
     assert at.chat_message and at.chat_input, "the first question is asked and an answer box is shown"
-    at.chat_input[0].set_value(ANSWER).run()
+    submit_answer(at, ANSWER)
     assert not at.exception, at.exception
     assert any(m.label == "Score" for m in at.metric), "a grade card is shown"
     assert "Judge: offline-evidence" in texts(at)
@@ -67,13 +74,13 @@ def test_refresh_resumes_the_open_session(app_env):
 
 def test_finished_interview_shows_scorecard_and_retry(app_env):
     at = start_interview(app().run(), profile="finisher")
-    at.chat_input[0].set_value("I am not sure.").run()
+    submit_answer(at, "I am not sure.")
     while at.chat_input and not at.exception:
-        at.chat_input[0].set_value("I do not know.").run()
+        submit_answer(at, "I do not know.")
     assert not at.exception, at.exception
     assert any(m.label == "Average score" for m in at.metric)
-    retry = next(b for b in at.button if b.label == "Retry weak questions")
-    assert not retry.disabled
+    retry = at.button(key="retry_weak")
+    assert retry.label == "Retry weak questions" and not retry.disabled
     retry.click().run()
     assert not at.exception
     with Store(app_env["db_url"]) as store:
@@ -84,7 +91,7 @@ def test_finished_interview_shows_scorecard_and_retry(app_env):
 
 def test_answer_html_is_rendered_inert(app_env):
     at = start_interview(app().run(), profile="html")
-    at.chat_input[0].set_value("<img src=x onerror=alert(1)> **bold** [link](http://e.x)").run()
+    submit_answer(at, "<img src=x onerror=alert(1)> **bold** [link](http://e.x)")
     assert not at.exception
     answer = at.chat_message[1].markdown[0].value
     assert "\\<img" in answer and "\\*\\*bold" in answer and "\\[link\\]" in answer
@@ -110,15 +117,15 @@ def test_llm_interviewer_streams_and_a_failed_llm_judge_falls_back(app_env, fake
     monkeypatch.setenv("SIMULATOR_LLM_BASE_URL", fake_llm.base_url)
     monkeypatch.setenv("SIMULATOR_LLM_MODEL", "fake-model")
     at = app().run()
-    at.text_input[0].set_value("llm-user")
-    at.radio[0].set_value("llm")
-    at.radio[1].set_value("llm")
+    at.text_input(key="setup_profile").set_value("llm-user")
+    at.radio(key="setup_interviewer").set_value("llm")
+    at.radio(key="setup_judge").set_value("llm")
     fake_llm.script(fake.stream("Tell me, ", "when does retrieval beat training?"))
-    at.button(key="FormSubmitter:setup-Start interview").click().run()
+    at.button(key="setup_start").click().run()
     assert not at.exception, at.exception
     assert at.chat_message[0].markdown[0].value == "Tell me, when does retrieval beat training?"
     fake_llm.script(*[fake.error(500, "judge is down")] * 6)
-    at.chat_input[0].set_value(ANSWER).run()
+    submit_answer(at, ANSWER)
     assert not at.exception, at.exception
     shown = texts(at)
     assert "Judge: offline-evidence" in shown and "fallback" in shown
