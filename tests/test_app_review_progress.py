@@ -1,4 +1,5 @@
-"""The Review and Progress pages in AppTest, over a database filled by the real interview runner."""
+"""The Review and Progress pages in AppTest, over a database filled by the real interview runner (grading with
+the deterministic fake judge: the pages show whatever grades are stored)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from simulator.reports import export
 from simulator.reports.export import inert_markdown
 from simulator.storage.records import SessionDetail, SessionSettings
 from simulator.storage.store import Store
+from tests.fakes import fake_runner
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = "rag-architecture"
@@ -30,10 +32,10 @@ def open_page(page: str, session: int | None = None) -> AppTest:
     return app.switch_page(page).run()
 
 
-def interview(runtime, db_url: str, profile: str, answers: tuple[str, ...] = ANSWERS) -> SessionDetail:
+def interview(bundle, db_url: str, profile: str, answers: tuple[str, ...] = ANSWERS) -> SessionDetail:
     """A finished interview: one graded answer per main question, no follow-ups."""
     with Store(db_url) as store:
-        runner = runtime.runner(store, seed=1)
+        runner = fake_runner(store, bundle.questions, bundle.rubrics, seed=1)
         settings = SessionSettings(questions=len(answers), follow_ups=0, topics=[TOPIC])
         session_id = runner.start(profile, settings, seed=1)
         for answer in answers:
@@ -45,8 +47,8 @@ def interview(runtime, db_url: str, profile: str, answers: tuple[str, ...] = ANS
 
 
 @pytest.fixture
-def finished(app_env, runtime) -> SessionDetail:
-    detail = interview(runtime, app_env["db_url"], "ana")
+def finished(app_env, bundle) -> SessionDetail:
+    detail = interview(bundle, app_env["db_url"], "ana")
     assert detail.status == "finished" and all(a.grade and a.grade.status == "scored" for a in detail.answers)
     return detail
 
@@ -86,8 +88,8 @@ def test_review_offers_markdown_and_json_downloads(finished):
     assert _calculate_file_id(json_text, "application/json", f"interview-{finished.id}.json") in buttons["Download JSON"]
 
 
-def test_review_opens_the_session_named_in_the_url_and_filters_the_list(app_env, runtime, finished):
-    other = interview(runtime, app_env["db_url"], "bo", answers=ANSWERS[:1])
+def test_review_opens_the_session_named_in_the_url_and_filters_the_list(app_env, bundle, finished):
+    other = interview(bundle, app_env["db_url"], "bo", answers=ANSWERS[:1])
     newest_first = open_page("pages/review.py")
     assert newest_first.dataframe[0].value["Session"].tolist() == [other.id, finished.id]
     assert newest_first.selectbox(key="review_session").value == other.id
