@@ -1,4 +1,8 @@
-"""`python -m tools.bench --quick` end to end: the report's shape, not its timings (a benchmark is no timed test)."""
+"""`python -m tools.bench --smoke` end to end: the report's shape, not its timings (a benchmark is no timed test).
+
+The smoke plan runs every phase of ``--quick`` (a cold start on an empty data folder and one on a warm one,
+grading, the golden batch, re-indexing, retrieval over 1k and 10k chunks) with the fewest repetitions.
+"""
 
 from __future__ import annotations
 
@@ -19,18 +23,18 @@ REQUIRED = ("cold_start_s", "cold_start_first_run_s", "grade_p50_ms", "grade_p95
             "reindex_one_doc_s", "peak_rss_mb", "cold_start_peak_rss_mb")
 
 
-def test_quick_bench_ends_with_a_json_report(tmp_path):
+def test_smoke_bench_ends_with_a_json_report(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path),
            "SIMULATOR_DATA_DIR": str(tmp_path / "data"), "SIMULATOR_DB_URL": f"sqlite:///{tmp_path / 'user.db'}"}
-    result = subprocess.run([sys.executable, "-m", "tools.bench", "--quick"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "tools.bench", "--smoke"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     report = json.loads(lines[-1])
-    assert report["quick"] is True
+    assert report["plan"] == "smoke" and report["quick"] is True
     assert any(line.startswith("cold start to first question") for line in lines[:-1])  # the table came first
     assert set(REQUIRED) <= set(report)
-    assert report["retrieval_p50_ms_100k"] is None  # --quick skips the 100k corpus
+    assert report["retrieval_p50_ms_100k"] is None  # like --quick, --smoke skips the 100k corpus
     for key in REQUIRED:
         if key != "retrieval_p50_ms_100k":
             assert isinstance(report[key], int | float) and math.isfinite(report[key]) and report[key] > 0, key

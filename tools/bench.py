@@ -58,12 +58,21 @@ class BenchPlan:
     """Bare-encoder timings of the golden set (the median is the batch ratio's denominator)."""
     full_reindex: bool
     """Also time re-embedding every note, for scale."""
+    golden_rows: int | None = None
+    """Golden answers graded in the batch phase (None: all of them)."""
+    corpus_sentences: int | None = None
+    """Real sentences the synthetic retrieval corpora are assembled from (None: all, ~1,000; each is embedded)."""
 
 
 FULL = BenchPlan(restarts=3, grades=200, grades_after_batch=100, queries=300, sizes=(1_000, 10_000, 100_000),
             encoder_runs=3, full_reindex=True)
 QUICK = BenchPlan(restarts=1, grades=20, grades_after_batch=10, queries=60, sizes=(1_000, 10_000), encoder_runs=1,
              full_reindex=False)
+SMOKE = BenchPlan(restarts=1, grades=2, grades_after_batch=2, queries=10, sizes=(1_000, 10_000), encoder_runs=1,
+                  full_reindex=False, golden_rows=20, corpus_sentences=200)
+"""Every phase once with the fewest repetitions: checks that the tool works end to end (the test suite runs it);
+its numbers are too noisy to quote."""
+PLANS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 
 TARGETS = {
     "cold_start_s": 8.0,
@@ -100,13 +109,15 @@ class BenchError(RuntimeError):
     """A phase could not run (e.g. the interview subprocess failed)."""
 
 
-def main(quick: bool = False, json_only: bool = False, out: TextIO = sys.stdout) -> int:
+def main(quick: bool = False, json_only: bool = False, out: TextIO = sys.stdout, smoke: bool = False) -> int:
+    name = "smoke" if smoke else "quick" if quick else "full"
     try:
-        results = run(QUICK if quick else FULL)
+        results = run(PLANS[name])
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    results["quick"] = quick
+    results["plan"] = name
+    results["quick"] = name != "full"
     results["targets_met"] = {k: results[k] <= limit for k, limit in TARGETS.items() if results.get(k) is not None}
     if not json_only:
         print(table(results), file=out)
@@ -199,13 +210,13 @@ def grading(runtime, plan: BenchPlan) -> dict[str, Any]:
     judge = runtime.offline_judge
     cases = fresh_answers(runtime, plan.grades + plan.grades_after_batch + 2 * WARMUP_GRADES)
     results = grade_latency(judge, cases[: plan.grades + WARMUP_GRADES])
-    results |= batch_grading(runtime, judge, plan.encoder_runs)
+    results |= batch_grading(runtime, judge, plan.encoder_runs, plan.golden_rows)
     # Large batches leave the encoder's threads slower on small ones when the CPUs are busy: measure again.
     after = grade_latency(judge, cases[plan.grades + WARMUP_GRADES :])
     return results | {f"{key}_after_batch": value for key, value in after.items()}
 
 
-def batch_grading(runtime, judge, encoder_runs: int) -> dict[str, Any]:
+def batch_grading(runtime, judge, encoder_runs: int, golden_rows: int | None = None) -> dict[str, Any]:
     """The golden set graded as ``eval`` does it (one warm pass, then each answer), against the bare encoder.
 
     The encoder is timed before and after the batch: how fast torch runs drifts with the machine's load,
@@ -214,7 +225,7 @@ def batch_grading(runtime, judge, encoder_runs: int) -> dict[str, Any]:
     from simulator.grading.offline import warm
 
     _log("batch grading the golden set")
-    rows = batch.read_rows(GOLDEN).rows
+    rows = batch.read_rows(GOLDEN).rows[:golden_rows]
     answers = [row.answer for _, row in rows]
 
     def spec_for(row: batch.AnswerRow):
@@ -351,10 +362,11 @@ class SyntheticCorpus:
     headings: list[str]
 
     @classmethod
-    def from_runtime(cls, runtime) -> SyntheticCorpus:
+    def from_runtime(cls, runtime, limit: int | None = None) -> SyntheticCorpus:
+        """From the notes' and the golden answers' sentences (the first ``limit`` of them, if given)."""
         texts = [c.text for c in runtime.index.chunks] + [a for answers in _golden_by_question().values()
                                                           for a in answers]
-        sentences = list(dict.fromkeys(s for t in texts for s in split_sentences(t) if len(s.split()) >= 4))
+        sentences = list(dict.fromkeys(s for t in texts for s in split_sentences(t) if len(s.split()) >= 4))[:limit]
         lengths = np.array([len(s.split()) for s in sentences])
         headings = sorted({c.heading for c in runtime.index.chunks})
         return cls(sentences, lengths, runtime.embedder.encode(sentences), headings)
@@ -389,7 +401,7 @@ class SyntheticCorpus:
 
 def retrieval_scaling(runtime, plan: BenchPlan) -> dict[str, Any]:
     """Hybrid search (FAISS + BM25 + RRF) over synthetic corpora; query vectors are computed beforehand."""
-    corpus = SyntheticCorpus.from_runtime(runtime)
+    corpus = SyntheticCorpus.from_runtime(runtime, plan.corpus_sentences)
     queries = _queries(runtime, plan.queries)
     vectors = runtime.embedder.encode(queries)
     results: dict[str, Any] = {}
@@ -462,7 +474,10 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions and no 100k-chunk corpus")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer repetitions and no 100k-chunk corpus")
+    size.add_argument("--smoke", action="store_true",
+                      help="like --quick, with every phase at its fewest repetitions: checks the tool works")
     parser.add_argument("--json-only", action="store_true", help="print only the JSON line")
     arguments = parser.parse_args()
-    sys.exit(main(quick=arguments.quick, json_only=arguments.json_only))
+    sys.exit(main(quick=arguments.quick, json_only=arguments.json_only, smoke=arguments.smoke))
