@@ -93,10 +93,12 @@ class ReverseAlphabetReranker:
         return [float(sum(map(ord, passage.split(".")[0][:3]))) for _, passage in pairs]
 
 
-def test_reranker_reorders_candidates(runtime, tmp_path):
-    plain = build_index(runtime.bundle.knowledge.values(), runtime.embedder, None)
-    reranked = build_index(runtime.bundle.knowledge.values(), runtime.embedder, None,
+def test_reranker_reorders_candidates(runtime, warm_data_dir):
+    plain = runtime.index
+    # The same notes as the runtime's index, saved in its data folder: loaded with the reranker, not re-embedded.
+    reranked = build_index(runtime.bundle.knowledge.values(), runtime.embedder, warm_data_dir,
                            reranker=ReverseAlphabetReranker())
+    assert reranked.stats.embedded == 0 and reranked.reranker is not None
     query = "how does retrieval reduce hallucination"
     top_plain = [p.passage_id for p in plain.search(query, k=5)]
     top_reranked = reranked.search(query, k=5)
