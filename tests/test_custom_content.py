@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -237,10 +238,11 @@ def test_document_whose_file_exists_but_did_not_load_is_refused(folders):
     assert (custom / "notes.md").read_text() == ""
 
 
-def test_saved_document_is_found_after_the_index_is_rebuilt(runtime, tmp_path):
+def test_saved_document_is_found_after_the_index_is_rebuilt(runtime, warm_data_dir, tmp_path):
     custom = tmp_path / "custom-knowledge"
-    settings = Settings(data_dir=tmp_path / "data", knowledge_dirs=(KNOWLEDGE_DIR, custom),
-                        question_dirs=(), custom_knowledge_dir=custom)
+    data = shutil.copytree(warm_data_dir, tmp_path / "data")  # the bundled notes' index is already there
+    settings = Settings(data_dir=data, knowledge_dirs=(KNOWLEDGE_DIR, custom), question_dirs=(),
+                        custom_knowledge_dir=custom)
     rt = Simulator(settings, embedder=runtime.embedder)
     before = rt.index.stats.chunks
     note = "# Glacier notes\n\n## Quarzwelle caching\nThe quarzwelle layer keeps hot embeddings close to the GPU.\n"
