@@ -66,9 +66,10 @@ def test_hybrid_search_finds_the_right_sections(runtime):
 
 
 def test_index_is_persisted_and_only_changed_chunks_are_re_embedded(tmp_path, runtime):
-    docs = dict(runtime.bundle.knowledge)
+    # Three of the notes: every build below embeds what it embeds for real, so fewer chunks keep it quick.
+    docs = {name: runtime.bundle.knowledge[name] for name in ("cost-and-latency", "evaluation", "rag-pipeline")}
     first = build_index(docs.values(), runtime.embedder, tmp_path)
-    assert first.stats.embedded == first.stats.chunks > 50
+    assert first.stats.embedded == first.stats.chunks == len(chunk_documents(docs.values())) > 10
     folder = index_dir(tmp_path, runtime.embedder.name)
     assert {"faiss.index", "vectors.npy", "hashes.json"} <= {p.name for p in folder.iterdir()}
 
