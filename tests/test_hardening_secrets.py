@@ -123,11 +123,11 @@ def test_key_is_in_no_file_export_reason_error_or_log(runtime, fake_llm, tmp_pat
     assert_no_key("stderr", captured.err)
 
 
-def test_command_line_llm_interview_never_prints_or_stores_the_key(runtime, fake_llm, tmp_path):
-    _ = runtime.offline_judge  # the session's index and bank vectors are saved in its data folder: reuse them
+def test_command_line_llm_interview_never_prints_or_stores_the_key(warm_data_dir, fake_llm, tmp_path):
+    # A real process: OPENAI_LOG is read when the SDK is imported, and everything the process prints is checked.
     db = tmp_path / "cli.db"
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-           "SIMULATOR_DATA_DIR": str(runtime.settings.data_dir), "SIMULATOR_DB_URL": f"sqlite:///{db}",
+           "SIMULATOR_DATA_DIR": str(warm_data_dir), "SIMULATOR_DB_URL": f"sqlite:///{db}",
            "SIMULATOR_LLM_BASE_URL": fake_llm.base_url, "SIMULATOR_LLM_MODEL": "fake-model",
            "SIMULATOR_LLM_API_KEY": KEY, "OPENAI_LOG": "debug"}  # the SDK's own debug log goes to stderr
     answers = tmp_path / "answers.txt"
