@@ -11,6 +11,8 @@ in microseconds, and its scores follow from the answer in a way a test can read 
   or more), each criterion's level is its share of covered points on the 0–4 scale, and the overall is the
   weighted mean of the levels on the 0–10 scale. An answer made of a question's key points scores 10; one
   that shares none of their words scores 0.
+
+Misconceptions, citations and injection flags are left out: tests of those use the real judges.
 """
 
 from __future__ import annotations
