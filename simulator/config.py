@@ -11,6 +11,7 @@ Environment variables (all optional):
 ``SIMULATOR_DB_URL``               SQLAlchemy URL of the interview database (default: SQLite in the data folder)
 ``SIMULATOR_EMBED_MODEL``          sentence-transformers model for embeddings (default: the packaged MiniLM)
 ``SIMULATOR_RERANKER``             local cross-encoder used to re-rank retrieved passages
+``SIMULATOR_CLAIM_MODEL``          folder of the claim model the offline judge uses (``none``: words and meaning only)
 ``SIMULATOR_CUSTOM_QUESTIONS_DIR`` where questions added in the app are saved
 ``SIMULATOR_CUSTOM_KNOWLEDGE_DIR`` where notes uploaded in the app are saved
 ``SIMULATOR_LLM_BASE_URL``         OpenAI-compatible API root (``OPENAI_BASE_URL`` is a fallback)
@@ -36,6 +37,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUESTION_DIR = PROJECT_ROOT / "question_bank"
 RUBRIC_DIR = PROJECT_ROOT / "rubrics"
 KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
+CLAIM_MODEL_DIR = PROJECT_ROOT / "models" / "claim-grader"
 SETTINGS_FILE = "settings.json"
 API_KEY_NAMES = ("SIMULATOR_LLM_API_KEY", "OPENAI_API_KEY")
 """Where an API key may come from, first match wins (the same names are looked up in ``st.secrets``)."""
@@ -118,6 +120,8 @@ class Settings(BaseModel):
     """Embedding model; None means the packaged MiniLM."""
     reranker: str | None = None
     """Local cross-encoder used to re-rank retrieved passages, if any."""
+    claim_model: Path | None = CLAIM_MODEL_DIR
+    """Folder of the trained claim model (and its fluency statistics); None to grade without it."""
     question_dirs: tuple[Path, ...] = (QUESTION_DIR,)
     """Folders of question YAML files (read recursively)."""
     rubric_dirs: tuple[Path, ...] = (RUBRIC_DIR,)
@@ -158,11 +162,18 @@ class Settings(BaseModel):
         return cls(
             data_dir=data_dir, db_url=env.get("SIMULATOR_DB_URL") or "",
             embed_model=env.get("SIMULATOR_EMBED_MODEL") or None, reranker=env.get("SIMULATOR_RERANKER") or None,
+            claim_model=_claim_model(env.get("SIMULATOR_CLAIM_MODEL")),
             question_dirs=_with(QUESTION_DIR, questions),
             knowledge_dirs=_with(KNOWLEDGE_DIR, knowledge),
             custom_question_dir=questions, custom_knowledge_dir=knowledge,
             llm=llm_roles(env, saved, api_key), saved=saved, saved_problem=problem,
         )
+
+
+def _claim_model(value: str | None) -> Path | None:
+    if not value:
+        return CLAIM_MODEL_DIR
+    return None if value.strip().lower() == "none" else Path(value)
 
 
 def environment_key(environ: Mapping[str, str] | None = None) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from simulator.config import AgentKind, LLMConfig, LLMRoles, Role, Settings
 from simulator.content import bank
 from simulator.grading.contract import LLM_JUDGE, OFFLINE_JUDGE, GradeFn
+from simulator.grading.fluency import FLUENCY_FILE, FluencyModel
 from simulator.grading.offline import offline_judge, spec_texts
 from simulator.grading.spec import GradingSpec, adhoc_spec, spec_from_question
 from simulator.interview.interviewer import Interviewer, LLMInterviewer, OfflineInterviewer
@@ -83,9 +84,16 @@ class Simulator:
     # -- judges and interviewers
 
     @cached_property
+    def fluency(self) -> FluencyModel | None:
+        """Word-order statistics saved beside the claim model (None when absent or turned off)."""
+        folder = self.settings.claim_model
+        path = folder / FLUENCY_FILE if folder is not None else None
+        return FluencyModel.load(path) if path is not None and path.exists() else None
+
+    @cached_property
     def offline_judge(self) -> GradeFn:
         self._warm_bank_vectors()
-        return offline_judge(self.embedder, self.index.search)
+        return offline_judge(self.embedder, self.index.search, fluency=self.fluency)
 
     @property
     def is_ready(self) -> bool:

@@ -25,11 +25,11 @@ from simulator.grading.contract import (
     PointEvidence,
     Retrieve,
 )
+from simulator.grading.fluency import FluencyModel
+from simulator.grading.reading import read_answer
 from simulator.grading.rules import (
     INJECTION_FLAG,
-    KEYWORD_LIST_FLAG,
     MAX_ANSWER_CHARS,
-    TRUNCATED_FLAG,
     capped,
     feedback,
     genuine_sentences,
@@ -38,7 +38,7 @@ from simulator.grading.rules import (
 from simulator.grading.spec import GradingSpec, SpecMisconception
 from simulator.search.embeddings import Embedder
 from simulator.search.passage import Citation
-from simulator.text import content_terms, is_negated, shorten, split_sentences, stopword_ratio, tokens
+from simulator.text import content_terms, is_negated, shorten, split_sentences
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,6 @@ class Calibration:
     """Similarity from which a sentence asserts a misconception."""
     misconception_margin: float = 0.05
     """How much closer to the wrong claim than to its correction and the key points the sentence must be."""
-    keyword_list_factor: float = 0.35
-    """Credit kept by a sentence that lists terms without making a claim."""
     injection_penalty: float = 1.0
     """Points taken off the overall when the answer tries to instruct the grader."""
 
@@ -81,18 +79,20 @@ class _Answer:
     vectors: np.ndarray
     terms: list[set[str]]
     claim_weight: np.ndarray
+    """How much each sentence can count: claim weight (term lists count little) times fluency."""
     flags: list[str] = field(default_factory=list)
 
 
 def offline_judge(embedder: Embedder, retrieve: Retrieve | None = None,
-                  calibration: Calibration | None = None) -> GradeFn:
-    """Build the offline judge. ``retrieve`` (e.g. ``KnowledgeIndex.search``) supplies citations."""
+                  calibration: Calibration | None = None, fluency: FluencyModel | None = None) -> GradeFn:
+    """Build the offline judge. ``retrieve`` (e.g. ``KnowledgeIndex.search``) supplies citations; ``fluency``
+    weighs each sentence by how natural its word order is (shuffled words and salad count for little)."""
     cal = calibration or Calibration()
     cite = _citation_finder(retrieve)
 
     def grade(spec: GradingSpec, answer: str) -> Grade:
         started = time.perf_counter()
-        parsed = _parse_answer(spec, answer, embedder)
+        parsed = _parse_answer(spec, answer, embedder, fluency)
         points = _score_points(spec, parsed, embedder, cal, cite)
         hits = _misconceptions(spec, parsed, embedder, cal)
         criteria = _criteria(spec, points, hits, cal)
@@ -124,30 +124,11 @@ def warm(embedder: Embedder, specs: list[GradingSpec], answers: list[str]) -> No
 # ---------------------------------------------------------------- reading the answer
 
 
-def _parse_answer(spec: GradingSpec, answer: str, embedder: Embedder) -> _Answer:
-    text = answer[:MAX_ANSWER_CHARS]
-    sentences, flags = genuine_sentences(text)
-    if len(answer) > MAX_ANSWER_CHARS:
-        flags.append(TRUNCATED_FLAG)
-    question_terms = set(content_terms(spec.question))
-    terms = [set(content_terms(s)) - question_terms for s in sentences]
-    claim = np.array([_claim_weight(s, t) for s, t in zip(sentences, terms, strict=True)], dtype=np.float32)
-    if sentences and float(claim.mean()) < 0.5:
-        flags.append(KEYWORD_LIST_FLAG)
+def _parse_answer(spec: GradingSpec, answer: str, embedder: Embedder, fluency: FluencyModel | None) -> _Answer:
+    read = read_answer(spec.question, answer, fluency)
+    sentences = read.sentences
     vectors = embedder.encode(sentences) if sentences else np.zeros((0, embedder.dim), np.float32)
-    return _Answer(text, sentences, vectors, terms, claim, flags)
-
-
-def _claim_weight(sentence: str, novel_terms: set[str]) -> float:
-    """1 for a sentence that asserts something new; less for term lists and restated questions."""
-    if not novel_terms:
-        return 0.0
-    words = tokens(sentence)
-    is_list = len(words) >= 4 and stopword_ratio(sentence) < 0.12 and sentence.count(",") >= 2
-    # A run of short comma-separated terms is still a list when prose is glued to its end.
-    segments = [s for s in sentence.split(",") if tokens(s)]
-    short = sum(len(tokens(s)) <= 2 for s in segments)
-    return 0.35 if is_list or (short >= 5 and short >= 0.75 * len(segments)) else 1.0
+    return _Answer(read.text, sentences, vectors, read.terms, read.weight, read.flags)
 
 
 # ---------------------------------------------------------------- key points

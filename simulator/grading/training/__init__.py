@@ -1,0 +1,1 @@
+"""Training the grading models: claim cross-encoder and fluency statistics (``python -m simulator train-grader``)."""
