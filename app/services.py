@@ -79,10 +79,6 @@ PASTED_NAME = intake.PASTED_NAME
 # ---------------------------------------------------------------- shared resources
 
 
-def settings() -> Settings:
-    """This run's settings: environment, saved preferences and the API key available to this browser session."""
-    return Settings.load(api_key=api_key()[0])
-
 
 @st.cache_resource(show_spinner=False)
 def _embedder(model: str) -> Embedder:

@@ -11,7 +11,7 @@ Environment variables (all optional):
 ``SIMULATOR_DB_URL``               SQLAlchemy URL of the interview database (default: SQLite in the data folder)
 ``SIMULATOR_EMBED_MODEL``          sentence-transformers model for embeddings (default: the packaged MiniLM)
 ``SIMULATOR_RERANKER``             local cross-encoder used to re-rank retrieved passages
-``SIMULATOR_CLAIM_MODEL``          folder of the claim model the offline judge uses (``none``: words and meaning only)
+``SIMULATOR_CLAIM_MODEL``          folder of the grading models: claim model and fluency statistics (``none``: off)
 ``SIMULATOR_CUSTOM_QUESTIONS_DIR`` where questions added in the app are saved
 ``SIMULATOR_CUSTOM_KNOWLEDGE_DIR`` where notes uploaded in the app are saved
 ``SIMULATOR_LLM_BASE_URL``         OpenAI-compatible API root (``OPENAI_BASE_URL`` is a fallback)
@@ -121,7 +121,7 @@ class Settings(BaseModel):
     reranker: str | None = None
     """Local cross-encoder used to re-rank retrieved passages, if any."""
     claim_model: Path | None = CLAIM_MODEL_DIR
-    """Folder of the trained claim model (and its fluency statistics); None to grade without it."""
+    """Folder of the trained grading models (claim model, fluency statistics); None to grade without them."""
     question_dirs: tuple[Path, ...] = (QUESTION_DIR,)
     """Folders of question YAML files (read recursively)."""
     rubric_dirs: tuple[Path, ...] = (RUBRIC_DIR,)
