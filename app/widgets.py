@@ -40,11 +40,17 @@ def grade_card(grade: Grade | None, key: str) -> None:
             top[1].markdown(inert_markdown(grade.feedback))
         for criterion in grade.criteria:
             st.progress(criterion.level / 4, text=f"{criterion.title}: {criterion.level}/4 · {criterion.descriptor}")
+            if "[Lowered from" in criterion.justification:  # the LLM's level was more than its quotes prove
+                st.caption(inert_markdown(criterion.justification))
         _points(grade)
         for hit in grade.misconceptions:
             st.error(f"Misconception: {inert_markdown(hit.claim)}  \nInstead: {inert_markdown(hit.correction)}",
                      icon=":material/report:")
         _citations(grade)
+    if grade.second_opinion is not None:  # not in an expander: the card's own source expanders cannot nest
+        st.caption("Second opinion: the judges disagreed by 3 points or more even after a re-check, so the lower "
+                   "grade above stands. The other judge's grade and evidence:")
+        grade_card(grade.second_opinion, f"{key}-second")
 
 
 def _points(grade: Grade) -> None:
@@ -58,7 +64,9 @@ def _points(grade: Grade) -> None:
     with right:
         st.markdown(f"**Missed ({len(missed)})**")
         for point in missed:
-            st.markdown(f"- :red[✗] {inert_markdown(point.key_point)}")
+            quote = (f"  \n  _you said the opposite:_ “{inert_markdown(point.contradiction_quote)}”"
+                     if point.contradicted and point.contradiction_quote else "")
+            st.markdown(f"- :red[✗] {inert_markdown(point.key_point)}{quote}")
 
 
 def _citations(grade: Grade) -> None:

@@ -59,7 +59,9 @@ class LLMConfig(BaseModel):
     api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
     """Secret key; None for local servers. Never serialized, persisted or logged."""
     timeout_s: float = Field(default=30.0, gt=0)
-    """Per-request timeout in seconds."""
+    """Longest wait for any single read (connect, send, each part of the reply), in seconds."""
+    deadline_s: float = Field(default=60.0, gt=0, le=3600)
+    """Total wall-clock time one call may take, retries and a slowly dripping reply included."""
     max_retries: int = Field(default=2, ge=0)
     """Extra attempts after a connection error, timeout, 429 or 5xx."""
     temperature: float = Field(default=0.0, ge=0, le=2)
@@ -188,16 +190,31 @@ def llm_roles(environ: Mapping[str, str], saved: SavedSettings, api_key: str | N
     base_url = saved.llm_base_url or environ.get("SIMULATOR_LLM_BASE_URL") or environ.get("OPENAI_BASE_URL") or ""
     model = saved.llm_model or environ.get("SIMULATOR_LLM_MODEL") or ""
     key = api_key or environment_key(environ)
+    deadline = _seconds(environ, "SIMULATOR_LLM_DEADLINE_S", max(60.0, saved.llm_timeout_s))
 
     def role(name: str) -> LLMConfig | None:
         url = environ.get(f"SIMULATOR_{name}_LLM_BASE_URL") or base_url
         chosen = environ.get(f"SIMULATOR_{name}_LLM_MODEL") or model
         if not url or not chosen:
             return None
-        return LLMConfig(base_url=url, model=chosen, timeout_s=saved.llm_timeout_s,
+        return LLMConfig(base_url=url, model=chosen, timeout_s=saved.llm_timeout_s, deadline_s=deadline,
                          api_key=SecretStr(key) if key else None)
 
     return LLMRoles(interviewer=role("INTERVIEWER"), judge=role("JUDGE"))
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds (at most an hour) from the environment; a clear error naming the variable."""
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise ValueError(f"{name}={raw!r} must be more than 0 and at most 3600 seconds")
+    return value
 
 
 def _with(default: Path, custom: Path) -> tuple[Path, ...]:

@@ -12,16 +12,19 @@ import threading
 from functools import cached_property
 from pathlib import Path
 
-from simulator.config import AgentKind, LLMConfig, LLMRoles, Role, Settings
+from simulator.config import KNOWLEDGE_DIR, AgentKind, LLMConfig, LLMRoles, Role, Settings
 from simulator.content import bank
+from simulator.grading.claims import ClaimModel
 from simulator.grading.contract import LLM_JUDGE, OFFLINE_JUDGE, GradeFn
+from simulator.grading.evidence import ClaimScorer
 from simulator.grading.fluency import FLUENCY_FILE, FluencyModel
-from simulator.grading.offline import offline_judge, spec_texts
+from simulator.grading.offline import offline_judge, quote_support, spec_texts
 from simulator.grading.spec import GradingSpec, adhoc_spec, spec_from_question
 from simulator.interview.interviewer import Interviewer, LLMInterviewer, OfflineInterviewer
 from simulator.interview.runner import InterviewRunner
 from simulator.llm import OpenAICompatibleModel
 from simulator.search.embeddings import Embedder
+from simulator.search.passage import Citation
 from simulator.search.retrieval import KnowledgeIndex, ProgressCallback, build_index, index_dir, load_cross_encoder
 from simulator.storage.store import Store
 
@@ -31,6 +34,42 @@ WARM_BATCH = 256
 
 class NoEndpointError(RuntimeError):
     """An LLM role was asked for, but no endpoint is configured for it."""
+
+
+class BackgroundLoad:
+    """Loads the claim model once, in a thread when started early; ``get`` waits for it.
+
+    Grades never depend on timing: a grade asked for while the model loads waits for it.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._scorer: ClaimScorer | None = None
+        self._error: Exception | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None and self.folder is not None:
+                self._thread = threading.Thread(target=self._load, name="load-claim-model", daemon=True)
+                self._thread.start()
+                # like the bank warm-up: a daemon thread still inside torch when the interpreter exits aborts it
+                atexit.register(self._thread.join, 30.0)
+
+    def get(self) -> ClaimScorer | None:
+        self.start()
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise RuntimeError(f"the claim model in {self.folder} could not be loaded: {self._error}") from self._error
+        return self._scorer
+
+    def _load(self) -> None:
+        try:
+            self._scorer = ClaimScorer(ClaimModel.load(self.folder))  # type: ignore[arg-type]
+        except Exception as exc:  # reported to the first grade that needs the model
+            self._error = exc
 
 
 class Simulator:
@@ -44,6 +83,9 @@ class Simulator:
         self._llm_lock = threading.Lock()
         self._warming: threading.Thread | None = None
         self._stop_warming = threading.Event()
+        self.claims = BackgroundLoad(self.settings.claim_model)
+        if warm_in_background:
+            self.claims.start()
         if embedder is not None:
             self.__dict__["embedder"] = embedder  # share one loaded model between simulators
 
@@ -93,7 +135,7 @@ class Simulator:
     @cached_property
     def offline_judge(self) -> GradeFn:
         self._warm_bank_vectors()
-        return offline_judge(self.embedder, self.index.search, fluency=self.fluency)
+        return offline_judge(self.embedder, self.index.search, fluency=self.fluency, claims=self.claims.get)
 
     @property
     def is_ready(self) -> bool:
@@ -107,7 +149,17 @@ class Simulator:
         from simulator.grading.llm_judge import llm_judge
 
         return llm_judge(self.llm_model(self._endpoint("judge", endpoint)), self.index.search,
-                         hints=self.offline_judge)
+                         hints=self.offline_judge, trusted=self._bundled_passage,
+                         support=quote_support(self.embedder, self.claims.get))
+
+    def _bundled_passage(self, passage: Citation) -> bool:
+        """Whether a passage comes from the notes shipped with the app (not from a note a user added)."""
+        doc = self.bundle.knowledge.get(passage.document)
+        if doc is None:
+            return False
+        path = Path(doc.path).resolve()
+        custom = self.settings.custom_knowledge_dir.resolve()
+        return path.is_relative_to(KNOWLEDGE_DIR.resolve()) and not path.is_relative_to(custom)
 
     def judge_name(self, kind: AgentKind, endpoint: LLMConfig | None = None) -> str:
         return OFFLINE_JUDGE if kind == "offline" else f"{LLM_JUDGE}:{self._endpoint('judge', endpoint).model}"

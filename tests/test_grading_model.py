@@ -78,3 +78,20 @@ def test_train_grader_quick_writes_a_loadable_model_and_fluency_statistics(run_c
     assert ClaimModel.load(out).predict([(POINT, POINT)]).shape == (1, 3)
     assert FluencyModel.load(out / FLUENCY_FILE).unigrams
     assert "CC BY-SA 3.0" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_the_full_training_data_is_the_data_the_shipped_model_was_trained_on():
+    """``train-grader`` without --quick rebuilds exactly the pairs counted in the shipped metrics."""
+    import argparse
+
+    from simulator.grading.training import train
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    args = parser.parse_args([])
+    args.base = train.base_model_path()
+    pairs, _, _, info = train.build_data(args)
+    shipped = json.loads((CLAIM_MODEL_DIR / "metrics.json").read_text())["data"]["train_counts"]
+    expected = sum(sum(counts.values()) for key, counts in shipped.items() if "-kind/" not in key)
+    assert len(pairs) == expected
+    assert info["train_counts"] == shipped

@@ -226,8 +226,10 @@ def test_both_judges_grade_hostile_answers(runtime, judge, fake_llm, name):
                                             max_retries=0))
     grade = llm_judge(model, lambda query, k: [], max_attempts=1)(spec, answer)
     assert grade.status == "scored", grade.reason
-    assert grade.points[0].covered and grade.points[0].answer_quote
-    assert grade.points[0].answer_quote.casefold() in answer.casefold()
+    # a one-word quote proves no key point (the level is lowered to what the quotes carry); whatever is quoted
+    # is the answer's own text
+    assert not grade.points[0].covered and "evidence-lowered" in grade.flags
+    assert all(p.answer_quote.casefold() in answer.casefold() for p in grade.points if p.answer_quote)
     prompt = fake_llm.requests[0]["messages"][1]["content"]
     assert prompt.count("<<<END candidate_answer ") == 1
     assert "\x00" not in prompt and "\u202e" not in prompt and "\x1b" not in prompt
@@ -242,11 +244,11 @@ def test_answers_at_and_over_the_limit_in_multibyte_text(runtime, store, fake_ll
     runner.next_turn(session_id).commit()
     assert runner.answer(session_id, at_limit).notices == []
     [grade] = runner.grade_pending(session_id)
-    assert grade.status == "scored" and "truncated" not in grade.flags
+    # kept whole, graded in part: the grade says so
+    assert grade.status == "scored" and "truncated" in grade.flags and "Only the first 150 sentences" in grade.feedback
     runner.next_turn(session_id).commit()
     receipt = runner.answer(session_id, over)
-    assert receipt.notices == [f"Your answer had {len(over):,} characters; only the first 100,000 are kept "
-                               "and graded."]
+    assert receipt.notices == [f"Your answer had {len(over):,} characters; only the first 100,000 are kept."]
     [grade] = runner.grade_pending(session_id)
     assert grade.status == "scored"
     first, second = runner.detail(session_id).answers
@@ -265,7 +267,8 @@ def test_answers_at_and_over_the_limit_in_multibyte_text(runtime, store, fake_ll
     fake_llm.script(json.dumps({"criteria": criteria, "covered_points": [], "misconceptions": []}))
     model = OpenAICompatibleModel(LLMConfig(base_url=fake_llm.base_url, model="fake-model", max_retries=0))
     llm_grade = llm_judge(model, lambda query, k: [], max_attempts=1)(spec, second.text)
-    assert llm_grade.status == "scored" and llm_grade.overall == 2.5
+    # "keeps facts fresh" is too short to prove a key point: scored, with the level lowered to what it carries
+    assert llm_grade.status == "scored" and llm_grade.overall == 0.0 and "evidence-lowered" in llm_grade.flags
     prompt = fake_llm.requests[0]["messages"][1]["content"]
     assert f"[... truncated: {MAX_ANSWER_CHARS - MAX_UNTRUSTED_CHARS} more characters not shown]" in prompt
     assert len(prompt) < MAX_UNTRUSTED_CHARS + 20_000

@@ -14,10 +14,12 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simulator.config import LLMConfig
-from simulator.grading.llm_judge import GRADING_PROMPT, SYSTEM_PROMPT, llm_judge
+from simulator.grading.llm_judge import llm_judge
+from simulator.grading.llm_prompts import GRADING_PROMPT, SYSTEM_PROMPT
 from simulator.grading.offline import warm
 from simulator.grading.spec import GradingSpec, spec_from_question
 from simulator.interview.interviewer import FOLLOW_UP_PROMPT, LLMInterviewer, choose_follow_up
@@ -126,10 +128,16 @@ def golden_answer(question_id: str, kind: str) -> str:
     return next(r["answer"] for r in rows if r["question_id"] == question_id and r["kind"] == kind)
 
 
+def accept_any_quote(points, quotes):
+    """Support that takes every verified quote as backing every point: these tests are about fencing and re-asking;
+    quote verification has its own tests (test_llm_judge_evidence)."""
+    return np.ones((len(points), len(quotes)))
+
+
 def judge_for(fake_llm, runtime, **options):
     model = OpenAICompatibleModel(LLMConfig(base_url=fake_llm.base_url, model="fake-model", timeout_s=5,
                                             max_retries=0))
-    return llm_judge(model, runtime.index.search, **options)
+    return llm_judge(model, runtime.index.search, **{"support": accept_any_quote, **options})
 
 
 def reply(spec: GradingSpec, level: int, quotes: list[str], **extra) -> str:
@@ -169,7 +177,9 @@ def test_llm_judge_sees_the_injection_only_fenced_and_neutralized(runtime, fake_
     answer = planted(clean, STYLES[style], "end")
     fake_llm.script(reply(spec, 1, []))
     grade = judge_for(fake_llm, runtime)(spec, answer)
-    assert grade.status == "scored" and grade.overall == 2.5 and "injection-ignored" in grade.flags
+    # level 1 with no quote at all is evidence of nothing: lowered to 0
+    assert grade.status == "scored" and grade.overall == 0.0 and "injection-ignored" in grade.flags
+    assert "evidence-lowered" in grade.flags
 
     [request] = fake_llm.requests
     assert request["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}

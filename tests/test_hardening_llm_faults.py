@@ -197,7 +197,9 @@ def test_each_llm_fault_is_retried_then_handed_to_the_offline_role_for_that_turn
     else:
         assert (asked_second.text, asked_second.meta["interviewer"]) == ("Next, let's talk about costs.",
                                                                          "llm:fake-model")
-        assert (second_grade.judge, second_grade.status, second_grade.overall) == ("llm", "scored", 5.0)
+        # the scripted level 2 comes with no quote, so it is evidence of nothing: lowered to 0
+        assert (second_grade.judge, second_grade.status, second_grade.overall) == ("llm", "scored", 0.0)
+        assert "evidence-lowered" in second_grade.flags
         assert "judge-fallback" not in second_grade.flags and second_grade.reason is None
 
     assert runner.next_turn(session_id) is None

@@ -214,6 +214,7 @@ def test_config_from_env(environ, expected):
         "base_url",
         "model",
         "timeout_s",
+        "deadline_s",
         "max_retries",
         "temperature",
         "retry_base_delay_s",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from pydantic import SecretStr
 
 from simulator.config import LLMConfig
 from simulator.content.schemas import Criterion, Misconception
 from simulator.grading.contract import CriterionGrade, Grade, PointEvidence
-from simulator.grading.llm_judge import REPLY_SCHEMA, SYSTEM_PROMPT, llm_judge
+from simulator.grading.llm_judge import REPLY_SCHEMA, llm_judge
+from simulator.grading.llm_prompts import SYSTEM_PROMPT
 from simulator.grading.spec import GradingSpec, SpecCriterion, SpecPoint
 from simulator.grading.spec import SpecMisconception as SpecMisc
 from simulator.llm import OpenAICompatibleModel
@@ -72,7 +74,7 @@ ANSWER = (
 def verdict(
     criterion="demo.separation",
     level=3,
-    quotes=("retrieval supplies the facts at query time",),
+    quotes=("retrieval supplies the facts at query time", "Fine-tuning changes tone and format"),
     passages=("notes#retrieval",),
 ):
     return {
@@ -87,7 +89,8 @@ def verdict(
 def reply(criteria=None, covered=(1, 2, 3), misconceptions=(), **extra) -> str:
     criteria = criteria or [
         verdict(),
-        verdict("demo.freshness", 4, ["you just re-index it"], ["notes#updating"]),
+        verdict("demo.freshness", 4, ["When a document changes you just re-index it, no retraining"],
+                ["notes#updating"]),
     ]
     return json.dumps(
         {"criteria": criteria, "covered_points": list(covered), "misconceptions": list(misconceptions), **extra}
@@ -107,6 +110,11 @@ class Retriever:
     def __call__(self, query: str, top_k: int) -> list[Citation]:
         self.queries.append((query, top_k))
         return PASSAGES[:top_k]
+
+
+def accept_any_quote(points, quotes):
+    """Support that takes every verified quote as backing every point (for tests about something else)."""
+    return np.ones((len(points), len(quotes)))
 
 
 def make_judge(fake_llm, *, timeout_s=2.0, max_retries=1, **options):
@@ -182,7 +190,7 @@ def test_answer_is_only_inside_the_fence_and_cannot_close_it(fake_llm):
     )
     weak = [verdict(level=1, quotes=["Vectors beat weights"]), verdict("demo.freshness", 0, [], [])]
     fake_llm.script(reply(criteria=weak))
-    grade = make_judge(fake_llm)(SPEC, attack)
+    grade = make_judge(fake_llm, support=accept_any_quote)(SPEC, attack)
     body = json.dumps(fake_llm.requests[0])
     prompt = prompt_of(fake_llm.requests[0])
     assert body.count("Vectors beat weights") == 1
@@ -308,7 +316,7 @@ def test_api_key_never_reaches_the_grade(fake_llm):
 def test_quotes_match_ignoring_case_spacing_and_typography(fake_llm):
     loose = verdict("demo.freshness", 4, ["“Fine-tuning CHANGES tone and format.  When a  document…”"], [])
     fake_llm.script(reply(criteria=[verdict(), loose]))
-    grade = make_judge(fake_llm)(SPEC, ANSWER)
+    grade = make_judge(fake_llm, support=accept_any_quote)(SPEC, ANSWER)
     assert grade.status == "scored"
     assert grade.points[2].answer_quote == "Fine-tuning changes tone and format.  When a document"
 
@@ -318,7 +326,7 @@ def test_missed_points_are_reported(fake_llm):
     grade = make_judge(fake_llm)(SPEC, ANSWER)
     assert [p.key_point for p in grade.missed] == [SPEC.key_points[1].text]
     assert grade.missed[0].answer_quote is None and grade.missed[0].strength == 0
-    assert f"To add: {SPEC.key_points[1].text}" in grade.feedback
+    assert SPEC.key_points[1].text.rstrip(".") in grade.feedback and "To lift " in grade.feedback
 
 
 def test_misconception_caps_its_criterion(fake_llm):
@@ -360,13 +368,26 @@ def offline_hint(overall: float):
     return hints
 
 
-def test_hints_are_offered_and_disagreement_is_flagged(fake_llm):
-    fake_llm.script(VALID)
+def test_hints_are_offered_and_a_lasting_disagreement_keeps_the_lower_grade_with_both_shown(fake_llm):
+    fake_llm.script(VALID, VALID)  # the first grade, then the same again when re-asked with the offline evidence
     grade = make_judge(fake_llm, hints=offline_hint(3.1))(SPEC, ANSWER)
-    assert "judges-disagree: offline-evidence 3.1 vs llm 8.3" in grade.flags
+    assert (grade.judge, grade.overall) == ("offline-evidence", 3.1)
+    assert "judges-disagree: kept the lower grade (offline-evidence 3.1 vs llm 8.3)" in grade.flags
+    assert grade.second_opinion is not None and (grade.second_opinion.judge, grade.second_opinion.overall) == (
+        "llm", VALID_OVERALL)
     prompt = prompt_of(fake_llm.requests[0])
     assert "Levels: demo.separation=1, demo.freshness=2\nCovered key points: 1" in prompt
     assert "they may be wrong" in prompt
+    recheck = last_user_message(fake_llm.requests[1])
+    assert "graded it 3.1/10" in recheck and "made: Retrieval supplies the facts at query time." in recheck
+
+
+def test_a_re_check_that_resolves_the_disagreement_is_taken(fake_llm):
+    low = reply([verdict(level=1), verdict("demo.freshness", 1, ["When a document changes you just re-index it"],
+                                           ["notes#updating"])])
+    fake_llm.script(VALID, low)
+    grade = make_judge(fake_llm, hints=offline_hint(3.1))(SPEC, ANSWER)
+    assert grade.judge == "llm" and grade.second_opinion is None and abs(grade.overall - 3.1) < 3
 
 
 def test_close_judges_do_not_disagree(fake_llm):

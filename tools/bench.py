@@ -27,6 +27,7 @@ import numpy as np
 from simulator.config import KNOWLEDGE_DIR, PROJECT_ROOT
 from simulator.grading import batch
 from simulator.text import split_sentences
+from tools.bench_load import adversarial_grading
 
 GOLDEN = PROJECT_ROOT / "tests" / "golden" / "answers.jsonl"
 ANSWER_WORDS = 150
@@ -213,7 +214,8 @@ def grading(runtime, plan: BenchPlan) -> dict[str, Any]:
     results |= batch_grading(runtime, judge, plan.encoder_runs, plan.golden_rows)
     # Large batches leave the encoder's threads slower on small ones when the CPUs are busy: measure again.
     after = grade_latency(judge, cases[plan.grades + WARMUP_GRADES :])
-    return results | {f"{key}_after_batch": value for key, value in after.items()}
+    results |= {f"{key}_after_batch": value for key, value in after.items()}
+    return results | adversarial_grading(judge, cases[0][0], cases[1][1])
 
 
 def batch_grading(runtime, judge, encoder_runs: int, golden_rows: int | None = None) -> dict[str, Any]:

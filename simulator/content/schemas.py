@@ -94,6 +94,9 @@ class FollowUp(_Strict):
     """The follow-up question as the interviewer asks it."""
     criterion: Text
     """Criterion the follow-up probes: ``criterion-id`` or ``rubric-id.criterion-id``."""
+    expects: list[Text] = []
+    """What a strong answer to the follow-up says, one claim each (its intent). The answer is graded on these
+    and on the probed criterion's key points for the question."""
 
 
 class Question(_Strict):

@@ -32,6 +32,10 @@ class PointEvidence(_Model):
     """How strongly the answer makes it (0 to 1)."""
     answer_quote: str | None = None
     """The answer sentence that earned the credit."""
+    contradicted: bool = False
+    """The answer says the opposite, or says it of the other approach; such a point earns nothing."""
+    contradiction_quote: str | None = None
+    """The answer sentence that contradicts the point."""
     citation: Citation | None = None
     """Knowledge passage that supports the point."""
 
@@ -95,6 +99,9 @@ class Grade(_Model):
     """LLM prompt tokens (LLM judge only)."""
     completion_tokens: int | None = None
     """LLM completion tokens (LLM judge only)."""
+    second_opinion: Grade | None = None
+    """When the two judges disagreed by 3 points or more even after a re-check: the other judge's grade (this
+    grade is the lower of the two)."""
 
     @property
     def covered(self) -> list[PointEvidence]:

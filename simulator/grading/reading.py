@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.grading.fluency import FluencyModel
-from simulator.grading.rules import KEYWORD_LIST_FLAG, MAX_ANSWER_CHARS, TRUNCATED_FLAG, genuine_sentences
+from simulator.grading.rules import (
+    INJECTION_FLAG,
+    KEYWORD_LIST_FLAG,
+    MAX_GRADED_CHARS,
+    TRUNCATED_FLAG,
+    partition_sentences,
+)
 from simulator.text import content_terms, stopword_ratio, tokens
 
 RETRACTED_FLAG = "retracted"
@@ -43,7 +49,7 @@ _RETRACTION = re.compile(
 @dataclass
 class ReadAnswer:
     text: str
-    """The answer as graded (cut at :data:`MAX_ANSWER_CHARS`)."""
+    """The answer as graded (cut at :data:`MAX_GRADED_CHARS`)."""
     sentences: list[str]
     """Sentences that count: not addressed to the grader, not retracted."""
     terms: list[set[str]]
@@ -56,6 +62,8 @@ class ReadAnswer:
     """What the reading noticed (truncated, retracted, keyword-list, word-salad, injection-ignored)."""
     retracted: list[str] = field(default_factory=list)
     """Sentences withdrawn by a later retraction."""
+    set_aside: list[str] = field(default_factory=list)
+    """Sentences that speak to the grader: never evidence, but still checked for misconceptions."""
 
     @property
     def weight(self) -> np.ndarray:
@@ -65,10 +73,9 @@ class ReadAnswer:
 
 
 def read_answer(question: str, answer: str, fluency: FluencyModel | None = None) -> ReadAnswer:
-    text = answer[:MAX_ANSWER_CHARS]
-    sentences, flags = genuine_sentences(text)
-    if len(answer) > MAX_ANSWER_CHARS:
-        flags.append(TRUNCATED_FLAG)
+    text = answer[:MAX_GRADED_CHARS]
+    sentences, set_aside, cut = partition_sentences(answer)
+    flags = ([INJECTION_FLAG] if set_aside else []) + ([TRUNCATED_FLAG] if cut else [])
     sentences, retracted = _after_retractions(sentences)
     if retracted:
         flags.append(RETRACTED_FLAG)
@@ -82,7 +89,7 @@ def read_answer(question: str, answer: str, fluency: FluencyModel | None = None)
         flags.append(KEYWORD_LIST_FLAG)
     if sentences and float(natural.mean()) < SALAD_AT:
         flags.append(WORD_SALAD_FLAG)
-    return ReadAnswer(text, sentences, terms, claim, natural, flags, retracted)
+    return ReadAnswer(text, sentences, terms, claim, natural, flags, retracted, set_aside)
 
 
 def claim_weight(sentence: str, novel_terms: set[str]) -> float:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from simulator.content.schemas import Question, Rubric
 from simulator.grading.contract import OFFLINE_JUDGE, Grade, GradeFn, unscored
-from simulator.grading.spec import GradingSpec, spec_from_question
+from simulator.grading.spec import GradingSpec, SpecPoint, spec_from_question
 from simulator.interview.interviewer import FollowUpChoice, Interviewer, Speech, choose_follow_up
 from simulator.interview.plan import QuestionPlan, make_plan
 from simulator.interview.policy import MAX_ANSWER_CHARS
@@ -279,7 +279,7 @@ class InterviewRunner:
         if len(text) > MAX_ANSWER_CHARS:
             meta["truncated_from_chars"] = len(text)
             notices.append(f"Your answer had {len(text):,} characters; only the first {MAX_ANSWER_CHARS:,} "
-                           "are kept and graded.")
+                           "are kept.")
             text = text[:MAX_ANSWER_CHARS]
         limit = detail.settings.time_limit_s
         if limit is not None and duration_s is not None and duration_s > limit:
@@ -334,8 +334,9 @@ class InterviewRunner:
 def spec_for_turn(asked: TurnRecord) -> GradingSpec | None:
     """The grading spec for an answer to ``asked``, built from the snapshot stored with that turn.
 
-    A follow-up is graded on the criterion it probes only (its key points and the misconceptions that
-    cap it or the overall score).
+    A follow-up is graded on the criterion it probes: that criterion's key points for the question plus what
+    the follow-up expects a strong answer to say (its ``expects``), and the misconceptions that cap the
+    criterion or the overall score.
     """
     question = asked.question()
     if question is None:
@@ -344,10 +345,12 @@ def spec_for_turn(asked: TurnRecord) -> GradingSpec | None:
     key = asked.meta.get("criterion") if asked.kind == "follow_up" else None
     if not key or key not in {c.key for c in spec.criteria}:
         return spec
+    prompt = asked.meta.get("follow_up")
+    expects = next((f.expects for f in question.follow_ups if f.prompt.strip() == (prompt or "").strip()), [])
     return spec.model_copy(update={
-        "question": asked.meta.get("follow_up") or asked.text,
+        "question": prompt or asked.text,
         "criteria": [c for c in spec.criteria if c.key == key],
-        "key_points": spec.points_for(key),
+        "key_points": spec.points_for(key) + [SpecPoint(text=text, criterion_key=key) for text in expects],
         "misconceptions": [m for m in spec.misconceptions if m.criterion_key in (key, None)],
     })
 

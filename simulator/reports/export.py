@@ -136,6 +136,9 @@ def _grade_md(grade: Grade | None) -> list[str]:
         lines += ["", f"Feedback: {inert_markdown(grade.feedback)}"]
     if grade.citations:
         lines += ["", "Sources: " + "; ".join(f"{inert_markdown(c.heading)} ({c.reference})" for c in grade.citations)]
+    if grade.second_opinion is not None:  # the judges disagreed: the lower grade stands, the other is shown too
+        lines += ["", "Second opinion (the judges disagreed; the lower grade above stands):", "",
+                  *_grade_md(grade.second_opinion)]
     return [*lines, ""]
 
 
@@ -161,6 +164,9 @@ def grade_card(grade: Grade, width: int = 78) -> str:
     lines += [f"  {c.title:<{title_width}}  {level_bar(c.level)} {c.level}/4" for c in grade.criteria]
     lines += [f"  + {_fit(p.key_point, width)}" for p in grade.covered]
     lines += [f"  - {_fit(p.key_point, width)}" for p in grade.missed]
+    other = grade.second_opinion
+    if other is not None and other.overall is not None:
+        lines.append(f"  second opinion: {other.overall:.1f}/10 by {_judge_label(other)} (the lower grade stands)")
     lines += [f"  ! {_fit(h.claim, width)} -> {_fit(h.correction, width)}" for h in grade.misconceptions]
     if grade.citations:
         lines.append("  sources: " + ", ".join(c.reference for c in grade.citations[:4]))

@@ -46,20 +46,26 @@ class Embedder:
         self._lock = threading.RLock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for ``texts`` (shape ``len(texts) × dim``), encoding only the ones not cached."""
-        with self._lock:
-            return self._encode(texts)
+        """Vectors for ``texts`` (shape ``len(texts) × dim``), encoding only the ones not cached.
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            for text, vector in zip(missing, self.encode_uncached(missing), strict=True):
-                self._remember(text, vector)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        for text in texts:
-            self._cache.move_to_end(text)
-        return np.stack([self._cache[t] for t in texts])
+        The lock guards the cache only: the model runs outside it, so one user's long answer never makes
+        another user's grade wait for the whole of it (torch inference is safe to run from several threads).
+        """
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        fresh = self.encode_uncached(missing) if missing else None
+        with self._lock:
+            if fresh is not None:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._remember(text, vector)
+            if not texts:
+                return np.zeros((0, self.dim), dtype=np.float32)
+            vectors = [self._cache.get(t) for t in texts]
+            if any(v is None for v in vectors):  # evicted meanwhile by a flood of other texts: encode again
+                return self.encode_uncached(texts)
+            for text in texts:
+                self._cache.move_to_end(text)
+            return np.stack(vectors)  # type: ignore[arg-type]
 
     def has_all(self, texts: Sequence[str]) -> bool:
         with self._lock:

@@ -101,6 +101,32 @@ def semeval_pairs(path: str | Path, splits: Iterable[str], all_references: bool 
     return pairs
 
 
+def semeval_contrast_pairs(semeval: Sequence[Pair], rng: random.Random, limit: int = 1200) -> list[Pair]:
+    """Negation contrast made from SemEval training answers, so that polarity is learnt outside the bank too.
+
+    * a correct student answer with its polarity flipped contradicts the reference;
+    * a reference with its polarity flipped contradicts the reference;
+    * a flipped correct answer still follows from the flipped reference (entails): a "not" on both sides is no
+      contradiction, which keeps the model from reading every negation word as one.
+    """
+    out: list[Pair] = []
+
+    def add(claim: str, candidate: str | None, label: int, kind: str, row: Pair) -> None:
+        if candidate and candidate.strip() != claim.strip():
+            out.append(Pair(claim, candidate, label, "semeval-contrast", kind, row.qid, row.corpus, row.split))
+
+    correct = [p for p in semeval if p.label == ENTAILS]
+    for row in rng.sample(correct, min(limit, len(correct))):
+        flipped = negate(row.candidate)
+        add(row.claim, flipped, CONTRADICTS, "negated-answer", row)
+        reference = negate(row.claim)
+        if flipped and reference and rng.random() < 0.5:
+            add(reference, flipped, ENTAILS, "both-negated", row)
+    for row in {p.claim: p for p in semeval}.values():
+        add(row.claim, negate(row.claim), CONTRADICTS, "negated-reference", row)
+    return out
+
+
 # ---------------------------------------------------------------- question bank loading
 
 
@@ -156,8 +182,10 @@ def bank_pairs(
     rng: random.Random,
     rubric_misconceptions: dict[str, list[dict]] | None = None,
     similarity: Similarity | None = None,
+    phrasings: bool = False,
 ) -> list[Pair]:
-    """Synthetic entails / contradicts / neither pairs for the given questions.
+    """Synthetic entails / contradicts / neither pairs for the given questions (``phrasings``: also each
+    misconception claim entailed by its own rewordings).
 
     ``similarity`` aligns key points with model-answer sentences and keeps "other question" negatives
     away from near-duplicates; word overlap is used when it is None.
@@ -310,10 +338,12 @@ def bank_pairs(
             correction = " ".join(str(mis.get("correction", "")).split())
             for text in [mis["claim"], *(mis.get("phrasings") or [])][:3]:
                 add(correction, text, CONTRADICTS, "misconception", question["id"])
+            for text in (mis.get("phrasings") or [])[:2] if phrasings else []:
+                add(mis["claim"], text, ENTAILS, "misconception-phrasing", question["id"])
     return pairs
 
 
-def rubric_misconception_pairs(rubric_misconceptions: dict[str, list[dict]]) -> list[Pair]:
+def rubric_misconception_pairs(rubric_misconceptions: dict[str, list[dict]], phrasings: bool = False) -> list[Pair]:
     """Each rubric misconception (claim and phrasings) against its own correction: contradicts.
 
     Kept apart from ``bank_pairs`` because rubrics are shared by all questions, so these pairs would
@@ -325,6 +355,9 @@ def rubric_misconception_pairs(rubric_misconceptions: dict[str, list[dict]]) -> 
             correction = " ".join(str(mis.get("correction", "")).split())
             for text in [mis["claim"], *(mis.get("phrasings") or [])]:
                 pairs.append(Pair(correction, text, CONTRADICTS, "bank", "misconception", f"rubric:{rubric}"))
+            # a wrong claim follows from its own rewordings: asserting a misconception is entailment of it
+            for text in mis.get("phrasings") or [] if phrasings else []:
+                pairs.append(Pair(mis["claim"], text, ENTAILS, "bank", "misconception-phrasing", f"rubric:{rubric}"))
     return pairs
 
 
@@ -335,8 +368,8 @@ def summarize(pairs: Sequence[Pair]) -> dict[str, dict[str, int]]:
         key = p.source if p.source != "semeval" else f"semeval/{p.corpus}"
         out.setdefault(key, {}).setdefault(LABELS[p.label], 0)
         out[key][LABELS[p.label]] += 1
-        if p.source == "bank":
-            kind = f"bank-kind/{p.kind}"
+        if p.source != "semeval":
+            kind = f"{p.source}-kind/{p.kind}"
             out.setdefault(kind, {}).setdefault(LABELS[p.label], 0)
             out[kind][LABELS[p.label]] += 1
     return dict(sorted(out.items()))

@@ -27,6 +27,7 @@ from simulator.grading.claims import LABELS, ClaimModel, encode_pairs
 from simulator.grading.fluency import FLUENCY_FILE, FluencyModel
 from simulator.grading.training import pairs as P
 from simulator.grading.training.fluency_corpus import fluency_sentences
+from simulator.grading.training.pairtext import minilm_similarity
 
 if TYPE_CHECKING:
     import torch
@@ -123,12 +124,15 @@ def build_data(args: argparse.Namespace) -> tuple[list[P.Pair], list[P.Pair], li
     rubric_misconceptions = P.load_rubric_misconceptions(args.rubric_dir)
     train_questions, test_questions = P.split_questions(questions, args.bank_test_fraction, args.seed)
     # word overlap keeps --quick fast; the full run aligns with the MiniLM bi-encoder
-    similarity = None if args.quick else P.minilm_similarity(args.base)
-    bank_train = P.bank_pairs(train_questions, rng, rubric_misconceptions, similarity)
-    bank_train += P.rubric_misconception_pairs(rubric_misconceptions)
-    bank_test = P.bank_pairs(test_questions, random.Random(args.seed + 1), rubric_misconceptions, similarity)
+    similarity = None if args.quick else minilm_similarity(args.base)
+    extra = args.contrast_pairs
+    bank_train = P.bank_pairs(train_questions, rng, rubric_misconceptions, similarity, phrasings=extra)
+    bank_train += P.rubric_misconception_pairs(rubric_misconceptions, phrasings=extra)
+    bank_test = P.bank_pairs(test_questions, random.Random(args.seed + 1), rubric_misconceptions, similarity,
+                             phrasings=extra)
 
-    train = semeval_train + bank_train
+    contrast = P.semeval_contrast_pairs(semeval_train, random.Random(args.seed + 2)) if extra else []
+    train = semeval_train + contrast + bank_train
     if args.quick:
         train = rng.sample(train, 200)
         by_split = {split: [p for p in semeval_test if p.split == split] for split in TEST_SPLITS}
@@ -292,13 +296,20 @@ unseen-answers row.
 
 ## How the judge uses it, and known limits
 
-- The offline judge reads each answer sentence's word order with `fluency.json` (fitted by the same command);
-  the claim model is being wired into the judge as one signal among coverage, fluency and rubric structure.
+- The offline judge asks the model about the few sentences the MiniLM bi-encoder picks per key point. It uses it
+  to judge contradictions: a sentence close to a key point in wording whose P(contradicts) is high, or that makes
+  the point much better once its negation is taken out or RAG and fine-tuning are exchanged, earns the point
+  nothing and is quoted as a contradiction. It also confirms misconceptions (a sentence that resembles a wrong
+  claim counts only if the model gives the claim P(entails) of at least 0.25, more than P(contradicts)).
+- For bank questions P(entails) earns no credit: on this domain's informal answers it ranked answers worse than
+  embedding and word coverage (golden Spearman 0.62 with it as credit, 0.80 without). For ad-hoc questions graded
+  against a short reference (the SemEval setting) it does earn credit: dev-sample Pearson 0.18 without, 0.39 with.
+- On honest answers P(contradicts) leans on negation words (an honest "you don't have to train anything" gets
+  0.9) and P(entails) barely moves when RAG and fine-tuning are exchanged, so the judge trusts neither on loose
+  paraphrases. Swapped claims worded far from the key point, and another question's model answer, still slip by.
+- Dynamic int8 scales activations per batch, so the judge scores one pair at a time (same result every time).
 - Trained on short school-science answers (SemEval) and pairs made from this bank: on questions from other
   domains it is weaker (see the unseen-questions and unseen-domains rows).
-- A key point that an answer states only in part is often labelled `neither` (SemEval calls incomplete
-  answers incorrect), so single sentences rarely reach high `entails` for long key points.
-- Term swaps (which approach a claim is about) are caught less reliably than plain negations.
 - Input is cut to the stated token budget; long candidate texts lose their tail.
 
 ## Licence and credit
@@ -327,6 +338,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-eval", action="store_true")
     parser.add_argument("--eval-only", action="store_true", help="re-evaluate the model already in --out")
     parser.add_argument("--all-references", action="store_true", help="pair SemEval answers with every reference")
+    parser.add_argument("--contrast-pairs", action="store_true",
+                        help="add negated SemEval answers and misconception rewordings (tried; see the model card)")
     parser.add_argument("--bank-test-fraction", type=float, default=0.2)
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
