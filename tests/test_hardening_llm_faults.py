@@ -278,3 +278,23 @@ def test_malformed_replies_are_llm_errors_never_crashes(fake_llm):
     fake_llm.script(fake.raw('{"choices": [{"message": {"role": "assistant", "content": "ok"}}], "usage": "lots"}'))
     reply = model.complete(messages)
     assert (reply.text, reply.prompt_tokens, reply.completion_tokens) == ("ok", None, None)
+
+
+def test_a_dripping_judge_endpoint_is_cut_at_the_deadline_and_the_offline_judge_takes_the_turn(
+        runtime, store, fake_llm):
+    config = LLMConfig(base_url=fake_llm.base_url, model="fake-model", timeout_s=2.0, deadline_s=2.0,
+                       max_retries=1, retry_base_delay_s=0.0)
+    judge = llm_judge(OpenAICompatibleModel(config), runtime.index.search, hints=runtime.offline_judge,
+                      max_attempts=JUDGE_ATTEMPTS)
+    runner = InterviewRunner(store, runtime.bundle.questions, runtime.bundle.rubrics, judge,
+                             OfflineInterviewer(seed=INTERVIEWER_SEED), "llm:fake-model",
+                             fallback_judge=runtime.offline_judge)
+    session_id = runner.start("drip-tester", SessionSettings(questions=1, follow_ups=0), seed=7)
+    runner.next_turn(session_id).commit()
+    runner.answer(session_id, FIRST_ANSWER, duration_s=5.0)
+    fake_llm.script(fake.dripping(0.25), fake.dripping(0.25))
+    started = time.monotonic()
+    [grade] = runner.grade_pending(session_id)
+    assert time.monotonic() - started < 6.0, "one deadline for the call, retries included"
+    assert grade.status == "scored" and grade.judge == "offline-evidence" and "judge-fallback" in grade.flags
+    assert "2 s deadline" in grade.reason

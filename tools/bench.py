@@ -77,13 +77,15 @@ PLANS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 
 TARGETS = {
     "cold_start_s": 8.0,
-    "grade_p50_ms": 100.0,
+    "grade_p50_ms": 250.0,  # issue 12 raised it from 100 ms: the claim model now reads each grade's candidates
     "retrieval_p50_ms_10k": 20.0,
     "retrieval_p50_ms_100k": 50.0,
     "batch_to_encoder_ratio": 1.5,
+    "adversarial_100kb_s": 2.0,
+    "ordinary_grade_delay_s": 0.5,
     "peak_rss_mb": 1536.0,
 }
-"""Upper bounds from the performance issue."""
+"""Upper bounds from the performance issue (the grade latency one from the grading-model issue)."""
 
 ROWS = (
     ("cold_start_s", "cold start to first question (index on disk)", "s"),
@@ -92,6 +94,8 @@ ROWS = (
     ("grade_p95_ms", f"offline grade p95 ({ANSWER_WORDS}-word answer, uncached)", "ms"),
     ("grade_p50_ms_after_batch", "offline grade p50, after batch encoding", "ms"),
     ("grade_p95_ms_after_batch", "offline grade p95, after batch encoding", "ms"),
+    ("adversarial_100kb_s", "100 KB answer of 20,000 tiny sentences", "s"),
+    ("ordinary_grade_delay_s", "delay to an ordinary grade beside it", "s"),
     *((f"retrieval_p50_ms_{label}", f"hybrid search p50, {label} chunks", "ms") for label in SIZES.values()),
     *((f"retrieval_p95_ms_{label}", f"hybrid search p95, {label} chunks", "ms") for label in SIZES.values()),
     *((f"retrieval_build_s_{label}", f"index build (BM25 + FAISS), {label} chunks", "s") for label in SIZES.values()),
