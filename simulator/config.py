@@ -203,6 +203,10 @@ def llm_roles(environ: Mapping[str, str], saved: SavedSettings, api_key: str | N
     return LLMRoles(interviewer=role("INTERVIEWER"), judge=role("JUDGE"))
 
 
+class SettingsError(ValueError):
+    """A setting in the environment cannot be used; the message names the variable and the value."""
+
+
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     """A positive number of seconds (at most an hour) from the environment; a clear error naming the variable."""
     raw = environ.get(name)
@@ -211,9 +215,9 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
     if not 0 < value <= 3600:
-        raise ValueError(f"{name}={raw!r} must be more than 0 and at most 3600 seconds")
+        raise SettingsError(f"{name}={raw!r} must be more than 0 and at most 3600 seconds")
     return value
 
 

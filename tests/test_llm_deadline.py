@@ -36,3 +36,11 @@ def test_the_deadline_is_configurable_and_checked():
     assert llm_roles({**environ, "SIMULATOR_LLM_DEADLINE_S": "12"}, SavedSettings()).judge.deadline_s == 12.0
     with pytest.raises(ValueError, match="SIMULATOR_LLM_DEADLINE_S='soon' is not a number of seconds"):
         llm_roles({**environ, "SIMULATOR_LLM_DEADLINE_S": "soon"}, SavedSettings())
+
+
+def test_a_bad_deadline_is_one_clear_line_from_the_cli(run_cli):
+    result = run_cli("grade", "tests/golden/answers.jsonl", "--judge", "llm",
+                     env={"SIMULATOR_LLM_BASE_URL": "http://127.0.0.1:9/v1", "SIMULATOR_LLM_MODEL": "m",
+                                "SIMULATOR_LLM_DEADLINE_S": "soon"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: SIMULATOR_LLM_DEADLINE_S='soon' is not a number of seconds"

@@ -311,6 +311,9 @@ unseen-answers row.
 - Trained on short school-science answers (SemEval) and pairs made from this bank: on questions from other
   domains it is weaker (see the unseen-questions and unseen-domains rows).
 - Input is cut to the stated token budget; long candidate texts lose their tail.
+- Tried and not shipped: `--contrast-pairs` (1,468 negated SemEval answers and references, plus misconception
+  rewordings) caught ad-hoc negation but lowered SciEntsBank unseen answers to 0.654 and the dev-sample Pearson
+  of the judge from 0.39 to 0.31.
 
 ## Licence and credit
 
