@@ -14,8 +14,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
+# Loopback by default; `make run HOST=0.0.0.0` exposes the app to the network on purpose (see README, Security).
+HOST ?= 127.0.0.1
+
 run: $(STAMP)
-	$(PY) -m streamlit run streamlit_app.py
+	$(PY) -m streamlit run streamlit_app.py --server.address $(HOST)
 
 test: $(STAMP)
 	$(PY) -m pytest
