@@ -134,7 +134,7 @@ def llm_judge(
         if _disagree(result, hint, disagreement_threshold):
             assert hint is not None
             result = _recheck(model, messages, reply, (result, hint), evidence, support, usage, disagreement_threshold)
-        flags = [*result.flags, *(f for f in _flags(answer) if f not in result.flags)]
+        flags = [*result.flags, *(f for f in evidence.flags if f not in result.flags)]
         return result.model_copy(update={"flags": flags, "latency_ms": _ms_since(started), **usage.fields()})
 
     return grade
@@ -194,7 +194,10 @@ class _Evidence:
 
     def __post_init__(self) -> None:
         self._texts = [(*_normalized_with_map(text), text) for text in (self.answer, sanitize_untrusted(self.answer))]
-        self._genuine = _genuine_texts(self.answer)
+        # read sentence by sentence, once: ``injection-ignored`` when some sentence speaks to the grader
+        kept, flags = genuine_sentences(self.answer)
+        self.flags = [f for f in flags if f == INJECTION_FLAG]
+        self._genuine = _genuine_texts(kept) if self.flags else None
 
     @property
     def passage_ids(self) -> dict[str, Citation]:
@@ -217,11 +220,8 @@ class _Evidence:
         return bool(needle) and self._genuine is not None and not any(needle in g for g in self._genuine)
 
 
-def _genuine_texts(answer: str) -> list[str] | None:
-    """The answer without its grader-directed sentences, normalized as written and as fenced; None if it has none."""
-    kept, flags = genuine_sentences(answer)
-    if INJECTION_FLAG not in flags:
-        return None
+def _genuine_texts(kept: list[str]) -> list[str]:
+    """The answer's genuine sentences (not addressed to the grader), normalized as written and as fenced."""
     text = "\n".join(kept)
     return [_normalized_with_map(t)[0] for t in (text, sanitize_untrusted(text))]
 
@@ -417,11 +417,6 @@ def _cited(evidence: _Evidence, reply: JudgeReply) -> list[Citation]:
     passages = evidence.passage_ids
     ids = dict.fromkeys(pid for v in reply.criteria for pid in v.passage_ids)
     return [passages[pid] for pid in ids]
-
-
-def _flags(answer: str) -> list[str]:
-    """Sentence by sentence, as the offline judge reads it (a long answer is not judged on its opening only)."""
-    return [INJECTION_FLAG] if INJECTION_FLAG in genuine_sentences(answer)[1] else []
 
 
 def _unscored(reason: str, model: ChatModel, usage: _Usage, started: float) -> Grade:

@@ -49,6 +49,7 @@ from simulator.grading.rules import (
     overall_score,
 )
 from simulator.grading.spec import GradingSpec, SpecMisconception
+from simulator.grading.verify import Support, lexical_support
 from simulator.search.embeddings import Embedder
 from simulator.search.passage import Citation
 from simulator.text import content_terms, is_negated, shorten, split_sentences
@@ -376,7 +377,7 @@ def _justify(points: list[PointEvidence], capped_by: str | None, concise_quote: 
 
 
 
-def quote_support(embedder: Embedder, claims: ClaimSource = None, calibration: Calibration | None = None):
+def quote_support(embedder: Embedder, claims: ClaimSource = None, calibration: Calibration | None = None) -> Support:
     """A :data:`~simulator.grading.verify.Support` that reads quotes the way this judge reads sentences: embedding
     and word coverage, or the claim model's entailment, whichever is higher; a quote close to a point in wording
     that the model says contradicts it supports nothing."""
@@ -385,10 +386,7 @@ def quote_support(embedder: Embedder, claims: ClaimSource = None, calibration: C
     def support(points: list[str], quotes: list[str]) -> np.ndarray:
         semantic = np.clip((embedder.encode(points) @ embedder.encode(quotes).T - cal.sim_floor)
                            / (cal.sim_full - cal.sim_floor), 0, 1)
-        quote_terms = [set(content_terms(q)) for q in quotes]
-        lexical = np.array([[len(set(content_terms(p)) & t) / max(1, len(set(content_terms(p)))) for t in quote_terms]
-                            for p in points])
-        coverage = cal.semantic_weight * semantic + (1 - cal.semantic_weight) * lexical
+        coverage = cal.semantic_weight * semantic + (1 - cal.semantic_weight) * lexical_support(points, quotes)
         scorer = claims() if callable(claims) else claims
         if scorer is None:
             return coverage
