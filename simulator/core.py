@@ -7,6 +7,7 @@ Heavy pieces (the embedding model, the knowledge index, the offline judge) are c
 from __future__ import annotations
 
 import atexit
+import functools
 import sys
 import threading
 from functools import cached_property
@@ -67,9 +68,15 @@ class BackgroundLoad:
 
     def _load(self) -> None:
         try:
-            self._scorer = ClaimScorer(ClaimModel.load(self.folder))  # type: ignore[arg-type]
+            self._scorer = _claim_scorer(Path(self.folder).resolve())  # type: ignore[arg-type]
         except Exception as exc:  # reported to the first grade that needs the model
             self._error = exc
+
+
+@functools.cache
+def _claim_scorer(folder: Path) -> ClaimScorer:
+    """One loaded claim model (and its cache of pair scores) per folder, shared by every simulator in the process."""
+    return ClaimScorer(ClaimModel.load(folder))
 
 
 class Simulator:
