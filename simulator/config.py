@@ -106,6 +106,10 @@ class SavedSettings(BaseModel):
         value = value.strip()
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        # a key written into the query would be saved to settings.json and shown on the page
+        if "?" in value or "#" in value:
+            raise ValueError("must not carry a key or any query string; put the key in the API key field, which "
+                             "is never saved")
         return value.rstrip("/")
 
 

@@ -137,3 +137,15 @@ def test_connection_failure_is_reported_without_the_key(settings_file, fake_llm,
     assert message.startswith("Connection failed") and f"HTTP {status}" in message
     assert KEY not in page_text(app)
     assert len(fake_llm.requests) == 1  # a single attempt, no retries while the user waits
+
+
+@pytest.mark.parametrize("url", ["https://api.example.com/v1?api_key=sk-live-123",
+                                 "https://api.example.com/v1#key=sk-live-123"])
+def test_a_key_in_the_base_url_is_refused_and_never_saved_or_shown(settings_file, url):
+    app = open_settings()
+    fill(app, url, "gpt-4o-mini")
+    click(app, "Save")
+
+    assert "Base URL: must not carry a key" in app.error[0].value
+    assert not settings_file.exists()
+    assert all("sk-live-123" not in element.value for element in (*app.markdown, *app.caption, *app.error))
