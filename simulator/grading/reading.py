@@ -15,11 +15,10 @@ import numpy as np
 
 from simulator.grading.fluency import FluencyModel
 from simulator.grading.rules import (
-    INJECTION_FLAG,
     KEYWORD_LIST_FLAG,
     MAX_GRADED_CHARS,
-    TRUNCATED_FLAG,
     partition_sentences,
+    reading_flags,
 )
 from simulator.text import content_terms, stopword_ratio, tokens
 
@@ -75,7 +74,7 @@ class ReadAnswer:
 def read_answer(question: str, answer: str, fluency: FluencyModel | None = None) -> ReadAnswer:
     text = answer[:MAX_GRADED_CHARS]
     sentences, set_aside, cut = partition_sentences(answer)
-    flags = ([INJECTION_FLAG] if set_aside else []) + ([TRUNCATED_FLAG] if cut else [])
+    flags = reading_flags(set_aside, cut)
     sentences, retracted = _after_retractions(sentences)
     if retracted:
         flags.append(RETRACTED_FLAG)

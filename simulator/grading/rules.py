@@ -30,7 +30,12 @@ TRUNCATED_FLAG = "truncated"
 def genuine_sentences(answer: str) -> tuple[list[str], list[str]]:
     """The graded sentences without those that try to instruct the grader, and the flags that caused."""
     kept, set_aside, cut = partition_sentences(answer)
-    return kept, ([INJECTION_FLAG] if set_aside else []) + ([TRUNCATED_FLAG] if cut else [])
+    return kept, reading_flags(set_aside, cut)
+
+
+def reading_flags(set_aside: list[str], cut: bool) -> list[str]:
+    """The flags a partition of the answer raises: text addressed to the grader, and a cut."""
+    return ([INJECTION_FLAG] if set_aside else []) + ([TRUNCATED_FLAG] if cut else [])
 
 
 def graded_sentences(answer: str) -> tuple[list[str], bool]:

@@ -34,8 +34,6 @@ class Verdict:
     """Highest level the verified evidence supports."""
     backed: list[int]
     """Indices (into the criterion's points) of the key points some verified quote makes."""
-    quotes: list[str]
-    """The verified quotes."""
 
 
 def lexical_support(points: Sequence[str], quotes: Sequence[str]) -> np.ndarray:
@@ -64,7 +62,7 @@ def verify(points: Sequence[str], quotes: Sequence[str], support: Support) -> Ve
     """The level ``quotes`` can carry for a criterion with these ``points`` (quotes already located and screened)."""
     kept = [q for q in dict.fromkeys(quotes) if substantial(q)]
     if not kept or not points:
-        return Verdict(0, [], kept)
+        return Verdict(0, [])
     matrix = support(list(points), kept)
     backed = [i for i in range(len(points)) if float(matrix[i].max()) >= SUPPORT_AT]
-    return Verdict(allowed_level(len(backed), len(points)), backed, kept)
+    return Verdict(allowed_level(len(backed), len(points)), backed)
