@@ -16,8 +16,12 @@ def main() -> None:
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ]
     page = st.navigation(pages)
-    services.warm_up()
-    page.run()
+    try:
+        services.warm_up()
+        page.run()
+    except (services.SettingsError, services.StorageUnavailable) as exc:
+        # a setting or the database is unusable: say so in one sentence, never as a stack trace
+        st.error(f"{exc} Nothing else was changed; fix this and reload the page.", icon=":material/error:")
 
 
 main()

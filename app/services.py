@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from simulator import config
-from simulator.config import LLMConfig, LLMRoles, SavedSettings, Settings
+from simulator.config import LLMConfig, LLMRoles, SavedSettings, Settings, SettingsError
 from simulator.content import intake
 from simulator.content.bank import MAX_FILE_BYTES, Bundle
 from simulator.content.schemas import KnowledgeDoc, Question
@@ -32,6 +32,7 @@ from simulator.reports.progress import CriterionAverage, ProgressReport, ScorePo
 from simulator.search.embeddings import Embedder
 from simulator.search.passage import Citation
 from simulator.search.retrieval import IndexStats
+from simulator.storage.db import StorageUnavailable
 from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings, SessionSummary
 from simulator.storage.store import Store
 
@@ -57,7 +58,9 @@ __all__ = [  # the types and constants pages may use; the functions below are th
     "SessionDetail",
     "SessionSettings",
     "SessionSummary",
+    "SettingsError",
     "Step",
+    "StorageUnavailable",
     "TopicAverage",
     "WeakArea",
     "awaiting_turn",
@@ -66,6 +69,8 @@ __all__ = [  # the types and constants pages may use; the functions below are th
 
 API_KEY_STATE = "llm_api_key"
 """``st.session_state`` key of an API key typed on the Settings page (memory only, this browser session)."""
+SESSION_ENDPOINT_STATE = "llm_session_endpoint"
+"""``st.session_state`` key of an endpoint chosen on the Settings page for this browser session only."""
 
 inert_markdown = export.inert_markdown
 average_score = export.average_score
@@ -87,13 +92,13 @@ def _embedder(model: str) -> Embedder:
 
 @st.cache_resource(show_spinner=False)
 def _simulator(key: tuple[Any, ...]) -> Simulator:
-    loaded = Settings.load()
+    loaded = settings()
     return Simulator(loaded, embedder=_embedder(loaded.embed_model or ""), warm_in_background=True)
 
 
 def simulator() -> Simulator:
     """The process-wide simulator (content, embedder, index, judges) for the current settings."""
-    s = Settings.load()
+    s = settings()
     return _simulator((s.data_dir, s.embed_model, s.reranker, s.question_dirs, s.knowledge_dirs))
 
 
@@ -121,35 +126,68 @@ def _store(url: str) -> Store:
 
 
 def store() -> Store:
-    return _store(Settings.load().database_url)
+    return _store(settings().database_url)
 
 
 # ---------------------------------------------------------------- settings and the LLM endpoint
 
 
+def settings(**overrides: Any) -> Settings:
+    """The settings for this run: the environment, then ``st.secrets`` for the operator's own values."""
+    return Settings.load(environ=operator_environment(), **overrides)
+
+
+def operator_environment() -> dict[str, str]:
+    """``os.environ`` plus the operator settings found only in ``st.secrets`` (the environment wins)."""
+    merged = dict(os.environ)
+    for name in config.OPERATOR_NAMES:
+        if not merged.get(name):
+            value = _secret(name)
+            if value:
+                merged[name] = value
+    return merged
+
+
 def saved_settings() -> tuple[SavedSettings, str | None]:
-    """Saved Settings-page preferences and, if the file was unusable, why."""
-    loaded = Settings.load()
-    return loaded.saved, loaded.saved_problem
+    """The shared Settings-page preferences (this session's choice over them) and, if unusable, why."""
+    loaded = settings()
+    return session_endpoint() or loaded.saved, loaded.saved_problem
+
+
+def can_save_shared() -> bool:
+    """Whether the operator lets the Settings page change everyone's default endpoint."""
+    return settings().allow_shared_settings
 
 
 def save_settings(saved: SavedSettings) -> None:
-    config.save(Settings.load().data_dir, saved)
+    """Make ``saved`` everyone's default; refused unless the operator allowed it."""
+    if not can_save_shared():
+        raise PermissionError(f"saving shared settings is off; the operator enables it with "
+                              f"{config.SHARED_SETTINGS_FLAG}=1")
+    config.save(settings().data_dir, saved)
+    forget_session_endpoint()
 
 
-def api_key() -> tuple[str | None, str]:
-    """The API key to use and where it came from (for display: never the key itself)."""
-    for name in config.API_KEY_NAMES:
-        if os.environ.get(name):
-            return os.environ[name], f"environment variable {name}"
-    for name in config.API_KEY_NAMES:
-        value = _secret(name)
-        if value:
-            return value, f"st.secrets[{name!r}]"
-    typed = st.session_state.get(API_KEY_STATE)
-    if typed:
-        return typed, "typed on the Settings page (kept in memory for this browser session only)"
-    return None, "none (fine for local servers such as Ollama)"
+def use_for_session(saved: SavedSettings) -> None:
+    """Use ``saved`` in this browser session only: never written anywhere, never seen by other visitors."""
+    st.session_state[SESSION_ENDPOINT_STATE] = saved.model_dump()
+
+
+def session_endpoint() -> SavedSettings | None:
+    stored = st.session_state.get(SESSION_ENDPOINT_STATE)
+    return SavedSettings.model_validate(stored) if stored else None
+
+
+def forget_session_endpoint() -> None:
+    st.session_state.pop(SESSION_ENDPOINT_STATE, None)
+
+
+def key_in_use(saved: SavedSettings | None = None) -> str:
+    """Which key goes to the endpoint in use, for display (never the key itself)."""
+    endpoint = llm_endpoint(saved)
+    if endpoint is None:
+        return "none (no endpoint is configured)"
+    return config.key_for(endpoint.base_url, operator_environment(), _typed_key())[1]
 
 
 def remember_key(key: str) -> None:
@@ -161,7 +199,11 @@ def forget_key() -> None:
 
 
 def has_typed_key() -> bool:
-    return bool(st.session_state.get(API_KEY_STATE))
+    return bool(_typed_key())
+
+
+def _typed_key() -> str | None:
+    return st.session_state.get(API_KEY_STATE) or None
 
 
 def _secret(name: str) -> str | None:
@@ -172,14 +214,14 @@ def _secret(name: str) -> str | None:
     return str(value) if value else None
 
 
-def llm_roles(saved: SavedSettings | None = None) -> LLMRoles:
-    """Each role's endpoint for this browser session; ``saved`` tries preferences before they are saved."""
-    return Settings.load(api_key=api_key()[0], saved=saved).llm
+def llm_roles(candidate: SavedSettings | None = None) -> LLMRoles:
+    """Each role's endpoint for this browser session; ``candidate`` tries a form before it is used or saved."""
+    return settings(typed_key=_typed_key(), session=candidate or session_endpoint()).llm
 
 
-def llm_endpoint(saved: SavedSettings | None = None) -> LLMConfig | None:
+def llm_endpoint(candidate: SavedSettings | None = None) -> LLMConfig | None:
     """The endpoint shown on the Settings page (the judge's; both roles share it unless overridden)."""
-    roles = llm_roles(saved)
+    roles = llm_roles(candidate)
     return roles.judge or roles.interviewer
 
 
@@ -258,11 +300,11 @@ def progress_report(profile: str) -> ProgressReport:
 
 
 def custom_question_dir() -> Path:
-    return Settings.load().custom_question_dir
+    return settings().custom_question_dir
 
 
 def custom_knowledge_dir() -> Path:
-    return Settings.load().custom_knowledge_dir
+    return settings().custom_knowledge_dir
 
 
 def check_questions(data: str | bytes, name: str, save: bool) -> dict[str, Any]:

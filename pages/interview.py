@@ -21,7 +21,6 @@ from app.services import (
     SessionSettings,
     Step,
     awaiting_turn,
-    inert_markdown,
 )
 
 SESSION_PARAM = "session"
@@ -136,10 +135,11 @@ def run_session(session_id: int) -> None:
 def header(detail: SessionDetail) -> None:
     asked = sum(t.kind == "question" for t in detail.turns)
     st.progress(min(asked, len(detail.plan)) / len(detail.plan),
-                text=f"Question {max(asked, 1)} of {len(detail.plan)} · profile {inert_markdown(detail.profile)} · "
-                     f"interviewer {detail.interviewer} · judge {detail.judge}")
-    with st.sidebar:
+                text=f"Question {max(asked, 1)} of {len(detail.plan)}")
+    with st.sidebar:  # names typed by people stay out of the Markdown caption and progress label
         st.caption(f"Interview #{detail.id}")
+        widgets.literal_caption(f"Profile: {detail.profile}\nInterviewer: {detail.interviewer}\n"
+                                f"Judge: {detail.judge}")
         if st.button("Finish now", help="End the interview here and see the scorecard", key="finish_now"):
             services.finish(detail.id)
             st.rerun()
@@ -154,6 +154,7 @@ def chat(detail: SessionDetail) -> None:
     runner, notice = services.session_runner(detail)
     if notice:
         st.warning(notice)
+    restore_failed_answer()
     answer = st.chat_input("Your answer (Shift+Enter for a new line)", key="answer")
     waiting = awaiting_turn(detail)
     typed = answer if answer and waiting is not None else None
@@ -179,10 +180,10 @@ def speak(step: Step, detail: SessionDetail) -> None:
         if pending.kind == "follow_up":
             st.caption("Follow-up")
         if detail.settings.interviewer == "llm":
-            st.write_stream(pending.stream())
+            widgets.literal_stream(pending.stream())
         else:
             pending.commit()
-            widgets.inert(pending.text)
+            widgets.literal(pending.text)
 
 
 def show_answer(runner: InterviewRunner, detail: SessionDetail, answer: str, duration_s: float) -> None:
@@ -195,6 +196,10 @@ def show_answer(runner: InterviewRunner, detail: SessionDetail, answer: str, dur
         except InterviewError as exc:
             st.error(str(exc))
             return
+        except services.StorageUnavailable as exc:
+            # nothing was stored: put the answer back in the box and say why, after the rerun that refills it
+            st.session_state[FAILED_SAVE] = (answer, str(exc))
+            st.rerun()
         for notice in step.receipt.notices if step.receipt else []:
             st.info(notice)
         for grade in step.grades:
@@ -202,6 +207,20 @@ def show_answer(runner: InterviewRunner, detail: SessionDetail, answer: str, dur
         question = waiting.question() if waiting is not None and waiting.kind == "question" else None
         if question is not None:
             widgets.model_answer(question.model_answer)
+
+
+FAILED_SAVE = "failed_save"
+
+
+def restore_failed_answer() -> None:
+    """After a failed save: the typed answer back in the input (set before the input is drawn) and the reason."""
+    failed = st.session_state.pop(FAILED_SAVE, None)
+    if failed is None:
+        return
+    answer, reason = failed
+    st.session_state["answer"] = answer
+    st.error(f"Your answer was not saved. {reason} It is back in the box below: send it again when this is "
+             "fixed.", icon=":material/error:")
 
 
 def seconds_since(moment: datetime) -> float:

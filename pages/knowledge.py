@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from app import services, widgets
-from app.services import MAX_FILE_BYTES, Bundle, IndexStats, inert_markdown
+from app.services import MAX_FILE_BYTES, Bundle, IndexStats
 
 OUTCOME = "knowledge_add_outcome"
 
@@ -43,11 +43,11 @@ def search(bundle: Bundle) -> None:
     if not hits:
         st.info("No passage matches those words.")
     titles = {doc_id: doc.title for doc_id, doc in bundle.knowledge.items()}
-    for hit in hits:
+    for hit in hits:  # headings, titles and passages may come from uploaded notes: plain text only
         with st.container(border=True):
-            st.markdown(f"**{inert_markdown(hit.heading)}** · {inert_markdown(titles.get(hit.document, hit.document))}")
-            st.caption(f"{inert_markdown(hit.reference)} · score {hit.score:.4f}")
-            st.markdown(inert_markdown(hit.excerpt))
+            widgets.literal(f"{hit.heading} · {titles.get(hit.document, hit.document)}")
+            widgets.literal_caption(f"{hit.reference} · score {hit.score:.4f}")
+            widgets.literal(hit.excerpt)
 
 
 def documents(bundle: Bundle) -> None:
@@ -63,9 +63,9 @@ def documents(bundle: Bundle) -> None:
 
 def add_document() -> None:
     custom_dir = services.custom_knowledge_dir()
-    st.caption(f"Markdown (.md, .markdown) or plain text (.txt), UTF-8, up to {MAX_FILE_BYTES / 1e6:g} MB. "
-               "Headings split it into sections. The file name becomes the document id, so questions can cite "
-               f"it as document-id#section-id. Saved under {inert_markdown(str(custom_dir))}.")
+    widgets.literal_caption(f"Markdown (.md, .markdown) or plain text (.txt), UTF-8, up to {MAX_FILE_BYTES / 1e6:g} "
+                            "MB. Headings split it into sections. The file name becomes the document id, so "
+                            f"questions can cite it as document-id#section-id. Saved under {custom_dir}.")
     uploaded = st.file_uploader("A note to add", type=["md", "markdown", "txt"], key="knowledge_upload")
     if st.button("Add to the notes", key="add_document", type="primary"):
         st.session_state[OUTCOME] = add(uploaded)
@@ -93,10 +93,11 @@ def show_outcome(outcome: dict) -> None:
     if outcome.get("empty"):
         st.warning("Choose a file first.")
     elif outcome["problems"]:
-        widgets.problems_report(outcome["name"], outcome["problems"])
+        widgets.problems_report(outcome["problems"])
     else:
-        st.success(f"Saved {inert_markdown(outcome['saved'])} and updated the index: {outcome['stats']}. "
-                   "It is searchable now; questions can reference these sections:", icon=":material/check:")
+        st.success(f"Saved the note and updated the index: {outcome['stats']}. It is searchable now.",
+                   icon=":material/check:")
+        widgets.literal_caption(f"Saved as {outcome['saved']}. Questions can reference these sections:")
         st.code("\n".join(outcome["refs"]), language=None)
 
 

@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app import services
+from app import services, widgets
 from app.services import (
     CriterionAverage,
     ProgressReport,
@@ -17,7 +17,6 @@ from app.services import (
     ScorePoint,
     TopicAverage,
     WeakArea,
-    inert_markdown,
 )
 
 # Bare strings in a page script would be rendered by Streamlit's magic, so constants are explained in comments.
@@ -35,7 +34,7 @@ def main() -> None:
         return
     report = services.progress_report(profile)
     if report.empty:
-        _nothing_yet(f"{profile} has no scored answers yet. Answer a few questions and come back.")
+        _nothing_yet("This profile has no scored answers yet. Answer a few questions and come back.")
         return
     _headline(report)
     _score_over_time(report.timeline, services.content().questions)
@@ -64,7 +63,7 @@ def _likely_profile(names: list[str]) -> str:
 
 
 def _nothing_yet(message: str) -> None:
-    st.info(inert_markdown(message), icon=":material/monitoring:")
+    st.info(message, icon=":material/monitoring:")
     st.page_link("pages/interview.py", label="Start an interview", icon=":material/record_voice_over:")
 
 
@@ -161,8 +160,8 @@ def _weakest(areas: list[WeakArea]) -> None:
     for area in areas:
         with st.container(border=True):
             kind = "Topic" if area.kind == "topic" else "Criterion"
-            st.markdown(f"**{kind}: {inert_markdown(area.label)}**")
-            st.markdown(inert_markdown(area.advice))
+            st.markdown(f"**{kind}: {area.label}**")  # a topic slug or a bundled rubric's criterion title
+            widgets.literal(area.advice)  # quotes rubric text, whose prices ($500-$50k) Markdown could read as maths
     st.page_link("pages/interview.py", label="Practise on the Interview page", icon=":material/record_voice_over:")
 
 

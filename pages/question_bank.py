@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import streamlit as st
 
 from app import services, widgets
-from app.services import Bundle, Question, inert_markdown
+from app.services import Bundle, Question
 
 DIFFICULTIES = ["easy", "medium", "hard"]
 PASTED_NAME = services.PASTED_NAME
@@ -32,24 +34,30 @@ def filtered(bundle: Bundle) -> list[Question]:
 
 def question_card(question: Question, bundle: Bundle) -> None:
     with st.container(border=True):
-        st.markdown(f"**{inert_markdown(question.prompt)}**")
+        widgets.literal(question.prompt)
+        # Topic and id are slugs and rubric titles come from the bundled rubrics, so this caption can be Markdown.
         rubrics = ", ".join(r.title for r in bundle.rubrics_for(question))
-        st.caption(f"{question.topic} · {question.difficulty} · rubrics: {inert_markdown(rubrics)} · "
-                   f"id {question.id} · from {inert_markdown(bundle.question_files[question.id])}")
+        st.caption(f"{question.topic} · {question.difficulty} · rubrics: {rubrics} · id {question.id}")
         with st.expander("Key points, follow-ups and model answer"):
-            details(question)
+            details(question, bundle.question_files[question.id])
 
 
-def details(question: Question) -> None:
+def details(question: Question, source_file: str) -> None:
+    """Everything below comes from a question file, which may be one a user added: shown as plain text."""
+    widgets.literal_caption(f"From {source_file}")
     st.markdown("**Key points**")
-    st.markdown("\n".join(f"- {inert_markdown(p.text)} ({p.criterion})" for p in question.key_points))
+    widgets.literal(bulleted(f"{p.text} ({p.criterion})" for p in question.key_points))
     st.markdown("**Follow-ups**")
-    st.markdown("\n".join(f"- {inert_markdown(f.prompt)}" for f in question.follow_ups))
+    widgets.literal(bulleted(f.prompt for f in question.follow_ups))
     if question.misconceptions:
         st.markdown("**Misconceptions to avoid**")
-        st.markdown("\n".join(f"- {inert_markdown(m.claim)}" for m in question.misconceptions))
+        widgets.literal(bulleted(m.claim for m in question.misconceptions))
     st.markdown("**Model answer**")
-    st.markdown(inert_markdown(question.model_answer))
+    widgets.literal(question.model_answer)
+
+
+def bulleted(items: Iterable[str]) -> str:
+    return "\n".join(f"• {item}" for item in items)
 
 
 def browse(bundle: Bundle) -> None:
@@ -82,28 +90,28 @@ def on_upload(save: bool) -> None:
 
 
 def show_outcome(outcome: dict) -> None:
-    name = inert_markdown(outcome["name"])
     if outcome.get("empty"):
         st.warning("There is nothing to check yet: paste some YAML or choose a file first.")
     elif outcome["problems"]:
-        widgets.problems_report(outcome["name"], outcome["problems"], "; fix them and submit again")
+        widgets.problems_report(outcome["problems"], "; fix them and submit again")
     elif outcome["saved"]:
         ids = ", ".join(outcome["ids"])
-        st.success(f"Saved {len(outcome['ids'])} question(s) ({ids}) to {inert_markdown(outcome['saved'])}. "
-                   "They are listed under Browse and can be asked in new interviews.", icon=":material/check:")
+        st.success(f"Saved {len(outcome['ids'])} question(s) ({ids}) to the file below. They are listed under "
+                   "Browse and can be asked in new interviews.", icon=":material/check:")
+        st.code(outcome["saved"], language=None)
         if outcome.get("not_loaded"):
             st.warning("The saved file did not load cleanly (another change may have happened meanwhile):")
             st.code("\n".join(outcome["not_loaded"]), language=None, wrap_lines=True)
     else:
-        st.success(f"{name} is valid: {len(outcome['ids'])} new question(s) ({', '.join(outcome['ids'])}). "
+        st.success(f"The YAML is valid: {len(outcome['ids'])} new question(s) ({', '.join(outcome['ids'])}). "
                    "Nothing has been saved yet.", icon=":material/check:")
 
 
 def add_section() -> None:
     custom_dir = services.custom_question_dir()
-    st.caption(f"New questions are checked exactly like the bundled ones, then saved under "
-               f"{inert_markdown(str(custom_dir))}. If anything is wrong, nothing is saved: every problem names "
-               "its line and field.")
+    widgets.literal_caption(f"New questions are checked exactly like the bundled ones, then saved under "
+                            f"{custom_dir}. If anything is wrong, nothing is saved: every problem names its line "
+                            "and field.")
     paste, upload, example = st.tabs(["Paste YAML", "Upload a file", "Example"])
     with paste:
         st.text_area("Questions in YAML", key="bank_yaml", height=300,

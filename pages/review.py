@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app import services, widgets
-from app.services import NotFoundError, SessionDetail, SessionSummary, inert_markdown
+from app.services import NotFoundError, SessionDetail, SessionSummary
 
 ALL = "All"
 SESSION_PARAM = "session"
@@ -111,14 +111,14 @@ def _label(summary: SessionSummary) -> str:
 
 
 def _session(detail: SessionDetail) -> None:
-    st.subheader(f"Session {detail.id}: {inert_markdown(detail.profile)}")
+    st.subheader(f"Session {detail.id}")
+    widgets.literal_caption(f"Profile: {detail.profile} · interviewer: {detail.interviewer} · judge: {detail.judge}")
     average = services.average_score(detail)
     status, started, answers, score = st.columns(4)
     status.metric("Status", detail.status)
     started.metric("Started (UTC)", f"{detail.started_at:%Y-%m-%d %H:%M}")
     answers.metric("Answers", len(detail.answers))
     score.metric("Average score", "—" if average is None else f"{average:.1f} / 10")
-    st.caption(inert_markdown(f"Interviewer: {detail.interviewer} · judge: {detail.judge}"))
     _downloads(detail)
     widgets.transcript(detail)
 

@@ -26,6 +26,8 @@ EXAMPLES = {
 ROLES = {"offline": "Offline (always available)", "llm": "LLM (the endpoint above)"}
 FIELD_LABELS = {"llm_base_url": "Base URL", "llm_model": "Model", "llm_timeout_s": "Timeout",
                 "default_interviewer": "Default interviewer", "default_judge": "Default judge"}
+SHARED_HELP = ("Makes this endpoint and these defaults everyone's, saved in settings.json (never the key). Off "
+               "unless the operator starts the app with SIMULATOR_ALLOW_SHARED_SETTINGS=1.")
 OFFLINE_NOTE = ("Everything works without an LLM: the offline interviewer and the offline judge (grounded in the "
                 "knowledge notes) need no endpoint, no key and no network. An LLM is an optional extra.")
 
@@ -47,7 +49,7 @@ def main() -> None:
 
 
 def _form(saved: SavedSettings) -> str | None:
-    """The endpoint and defaults form; returns which button submitted it ("save", "test") or None."""
+    """The endpoint and defaults form; returns which button submitted it ("use", "test", "share") or None."""
     _prefill(saved)
     with st.form("llm_settings", enter_to_submit=False):
         st.subheader("LLM endpoint")
@@ -63,10 +65,14 @@ def _form(saved: SavedSettings) -> str | None:
         st.caption("Preselected on the interview set-up form; you can still change them per interview.")
         st.radio("Interviewer", list(ROLES), key=INTERVIEWER, format_func=ROLES.get, horizontal=True)
         st.radio("Judge", list(ROLES), key=JUDGE, format_func=ROLES.get, horizontal=True)
-        left, right = st.columns(2)
-        save = left.form_submit_button("Save", type="primary", icon=":material/save:", on_click=_capture_key)
-        test = right.form_submit_button("Test connection", icon=":material/network_check:", on_click=_capture_key)
-    return "save" if save else "test" if test else None
+        use, test, share = st.columns(3)
+        used = use.form_submit_button("Use in this session", type="primary", icon=":material/check:",
+                                      on_click=_capture_key,
+                                      help="For this browser tab only: never saved, never seen by anyone else.")
+        tested = test.form_submit_button("Test connection", icon=":material/network_check:", on_click=_capture_key)
+        shared = share.form_submit_button("Save for everyone", icon=":material/save:", on_click=_capture_key,
+                                          disabled=not services.can_save_shared(), help=SHARED_HELP)
+    return "use" if used else "test" if tested else "share" if shared else None
 
 
 def _prefill(saved: SavedSettings) -> None:
@@ -111,9 +117,12 @@ def _handle(action: str) -> None:
     if errors:
         st.error("Nothing was saved. Please fix:\n" + "\n".join(f"- {e}" for e in errors), icon=":material/error:")
         return
-    if action == "save":
+    if action == "use":
+        services.use_for_session(chosen)
+        st.success("In use for this browser session only (nothing was saved).", icon=":material/check_circle:")
+    elif action == "share":
         services.save_settings(chosen)
-        st.success("Settings saved (the API key is never saved).", icon=":material/check_circle:")
+        st.success("Saved as everyone's default (the API key is never saved).", icon=":material/check_circle:")
     else:
         _test_connection(services.llm_endpoint(chosen))
 
@@ -164,20 +173,30 @@ def _current_endpoint() -> None:
     config = services.llm_endpoint()
     if config is None:
         st.caption("LLM: not configured, so interviews use the offline interviewer and judge.")
-    else:
-        st.caption(f"LLM in use: **{config.model}** at `{scrub_secrets(config.base_url)}` "
-                   f"(timeout {config.timeout_s:g} s).")
+        return
+    scope = "this browser session only" if services.session_endpoint() else "everyone's default"
+    st.caption(f"LLM in use ({scope}): **{config.model}** at `{scrub_secrets(config.base_url)}` "
+               f"(timeout {config.timeout_s:g} s).")
+    if services.session_endpoint():
+        st.button("Back to the default endpoint", icon=":material/undo:", on_click=_back_to_default)
+
+
+def _back_to_default() -> None:
+    services.forget_session_endpoint()
+    for key in (URL, MODEL, TIMEOUT, INTERVIEWER, JUDGE):
+        st.session_state.pop(key, None)
 
 
 def _key_section() -> None:
     st.subheader("API key")
-    source = services.api_key()[1]
-    st.markdown(f"Key in use: **{source}**. The key itself is never displayed.")
+    st.markdown(f"Key in use: **{services.key_in_use()}**. The key itself is never displayed.")
     st.markdown(
-        "Where a key can come from, first match wins:\n"
-        "1. the environment variable `SIMULATOR_LLM_API_KEY` (or `OPENAI_API_KEY`), set before `make run`;\n"
-        "2. `st.secrets`: a line `SIMULATOR_LLM_API_KEY = \"...\"` in `.streamlit/secrets.toml` (git-ignored);\n"
-        "3. the password field above: memory only, gone when this browser tab's session ends.\n\n"
+        "Where a key can come from:\n"
+        "1. the password field above: memory only, gone when this browser tab's session ends; it is sent to the "
+        "endpoint this session uses;\n"
+        "2. the operator's key: `SIMULATOR_LLM_API_KEY` (or `OPENAI_API_KEY`) in the environment or in "
+        "`.streamlit/secrets.toml`. It is only ever sent to the base URL the operator set beside it "
+        "(`SIMULATOR_LLM_BASE_URL`; OpenAI's when none is set), never to a URL typed on this page.\n\n"
         "Local servers such as Ollama, vLLM and LM Studio usually need no key."
     )
     if services.has_typed_key():

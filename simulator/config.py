@@ -21,6 +21,10 @@ Environment variables (all optional):
 ``SIMULATOR_JUDGE_LLM_BASE_URL``   a different endpoint for the judge role
 ``SIMULATOR_INTERVIEWER_LLM_MODEL``, ``SIMULATOR_INTERVIEWER_LLM_BASE_URL``: the same for the interviewer role
 =================================  =====================================================================
+
+The operator's key is only ever sent to the base URLs set beside it (to OpenAI when none is set). An endpoint
+typed on the Settings page gets only a key typed in the same browser session, and it becomes everyone's default
+only when ``SIMULATOR_ALLOW_SHARED_SETTINGS=1`` lets that page save it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -40,7 +45,15 @@ KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
 CLAIM_MODEL_DIR = PROJECT_ROOT / "models" / "claim-grader"
 SETTINGS_FILE = "settings.json"
 API_KEY_NAMES = ("SIMULATOR_LLM_API_KEY", "OPENAI_API_KEY")
-"""Where an API key may come from, first match wins (the same names are looked up in ``st.secrets``)."""
+"""Where the operator's API key may come from, first match wins (the same names are looked up in ``st.secrets``)."""
+BASE_URL_NAMES = ("SIMULATOR_LLM_BASE_URL", "OPENAI_BASE_URL")
+ROLE_URL_NAMES = ("SIMULATOR_INTERVIEWER_LLM_BASE_URL", "SIMULATOR_JUDGE_LLM_BASE_URL")
+OPERATOR_NAMES = (*API_KEY_NAMES, *BASE_URL_NAMES, *ROLE_URL_NAMES, "SIMULATOR_LLM_MODEL",
+                  "SIMULATOR_INTERVIEWER_LLM_MODEL", "SIMULATOR_JUDGE_LLM_MODEL")
+"""Operator settings the app also accepts from ``st.secrets`` (the environment wins)."""
+OPENAI_URL = "https://api.openai.com/v1"
+"""Where an operator key with no base URL beside it belongs (the OpenAI SDK's own default)."""
+SHARED_SETTINGS_FLAG = "SIMULATOR_ALLOW_SHARED_SETTINGS"
 
 AgentKind = Literal["offline", "llm"]
 """Which implementation plays a role (interviewer or judge)."""
@@ -144,6 +157,8 @@ class Settings(BaseModel):
     """The Settings page's saved preferences (already merged into ``llm``)."""
     saved_problem: str | None = None
     """Why ``settings.json`` could not be used, when it could not."""
+    allow_shared_settings: bool = False
+    """Whether the Settings page may save an endpoint as everyone's default (``SIMULATOR_ALLOW_SHARED_SETTINGS``)."""
 
     @property
     def database_url(self) -> str:
@@ -154,10 +169,10 @@ class Settings(BaseModel):
         return self.data_dir / SETTINGS_FILE
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, api_key: str | None = None,
-             saved: SavedSettings | None = None) -> Settings:
-        """Settings from the environment and the saved file; ``api_key`` overrides the environment's key and
-        ``saved`` replaces the file (e.g. a form being tested before it is saved)."""
+    def load(cls, environ: Mapping[str, str] | None = None, typed_key: str | None = None,
+             saved: SavedSettings | None = None, session: SavedSettings | None = None) -> Settings:
+        """Settings from the environment and the saved file. ``saved`` replaces the file; ``session`` is an endpoint
+        chosen in one browser session only, and ``typed_key`` a key typed in that session (see :func:`llm_roles`)."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("SIMULATOR_DATA_DIR") or PROJECT_ROOT / "data")
         problem = None
@@ -172,7 +187,8 @@ class Settings(BaseModel):
             question_dirs=_with(QUESTION_DIR, questions),
             knowledge_dirs=_with(KNOWLEDGE_DIR, knowledge),
             custom_question_dir=questions, custom_knowledge_dir=knowledge,
-            llm=llm_roles(env, saved, api_key), saved=saved, saved_problem=problem,
+            llm=llm_roles(env, saved, typed_key, session), saved=saved, saved_problem=problem,
+            allow_shared_settings=_flag(env, SHARED_SETTINGS_FLAG),
         )
 
 
@@ -188,23 +204,75 @@ def environment_key(environ: Mapping[str, str] | None = None) -> str | None:
     return next((env[name] for name in API_KEY_NAMES if env.get(name)), None)
 
 
-def llm_roles(environ: Mapping[str, str], saved: SavedSettings, api_key: str | None = None) -> LLMRoles:
-    """Each role's endpoint: the saved base URL and model, else the environment's; a role's own
-    ``SIMULATOR_<ROLE>_LLM_*`` variables override either."""
-    base_url = saved.llm_base_url or environ.get("SIMULATOR_LLM_BASE_URL") or environ.get("OPENAI_BASE_URL") or ""
-    model = saved.llm_model or environ.get("SIMULATOR_LLM_MODEL") or ""
-    key = api_key or environment_key(environ)
-    deadline = _seconds(environ, "SIMULATOR_LLM_DEADLINE_S", max(60.0, saved.llm_timeout_s))
+def llm_roles(environ: Mapping[str, str], saved: SavedSettings, typed_key: str | None = None,
+              session: SavedSettings | None = None) -> LLMRoles:
+    """Each role's endpoint: this browser session's choice, else the saved base URL and model, else the
+    environment's; a role's own ``SIMULATOR_<ROLE>_LLM_*`` variables override the shared ones.
+
+    The key that goes with an endpoint is the one typed in this session, else the operator's key but only for
+    the base URLs the operator set beside it (:func:`key_for`): a URL typed by a visitor never receives it.
+    """
+    chosen = session if session is not None and session.llm_base_url else saved
+    base_url = chosen.llm_base_url or _first(environ, BASE_URL_NAMES)
+    session_model = session.llm_model if session is not None else ""
+    model = session_model or saved.llm_model or environ.get("SIMULATOR_LLM_MODEL", "")
+    timeout = (session or saved).llm_timeout_s
+    deadline = _seconds(environ, "SIMULATOR_LLM_DEADLINE_S", max(60.0, timeout))
 
     def role(name: str) -> LLMConfig | None:
         url = environ.get(f"SIMULATOR_{name}_LLM_BASE_URL") or base_url
-        chosen = environ.get(f"SIMULATOR_{name}_LLM_MODEL") or model
-        if not url or not chosen:
+        chosen_model = environ.get(f"SIMULATOR_{name}_LLM_MODEL") or model
+        if not url or not chosen_model:
             return None
-        return LLMConfig(base_url=url, model=chosen, timeout_s=saved.llm_timeout_s, deadline_s=deadline,
+        key = key_for(url, environ, typed_key)[0]
+        return LLMConfig(base_url=url, model=chosen_model, timeout_s=timeout, deadline_s=deadline,
                          api_key=SecretStr(key) if key else None)
 
     return LLMRoles(interviewer=role("INTERVIEWER"), judge=role("JUDGE"))
+
+
+def key_for(url: str, environ: Mapping[str, str], typed_key: str | None = None) -> tuple[str | None, str]:
+    """The key to send to ``url`` and where it comes from (a description, never the key)."""
+    if typed_key:
+        return typed_key, "typed in this browser session"
+    operator_key = environment_key(environ)
+    if not operator_key:
+        return None, "none"
+    if endpoint_identity(url) in operator_endpoints(environ):
+        return operator_key, f"the operator's key ({next(n for n in API_KEY_NAMES if environ.get(n))})"
+    return None, "none: the operator's key is only sent to the endpoint configured beside it"
+
+
+def operator_endpoints(environ: Mapping[str, str]) -> frozenset[str]:
+    """The base URLs the operator configured next to their key; OpenAI's when they set none."""
+    urls = {endpoint_identity(environ[name]) for name in (*BASE_URL_NAMES, *ROLE_URL_NAMES) if environ.get(name)}
+    return frozenset(urls or {endpoint_identity(OPENAI_URL)})
+
+
+def endpoint_identity(url: str) -> str:
+    """``url`` in a comparable form: scheme and host lower-cased, default port and trailing slash dropped."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").lower()
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _first(environ: Mapping[str, str], names: tuple[str, ...]) -> str:
+    return next((environ[name] for name in names if environ.get(name)), "")
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={raw!r} must be 1 or 0 (true or false)")
 
 
 class SettingsError(ValueError):

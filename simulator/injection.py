@@ -196,6 +196,11 @@ def invisible_characters(text: str) -> str:
     return "".join(c for c in text if unicodedata.category(c) != "Cf" and c not in _FILLERS)
 
 
+def has_visible_text(text: str) -> bool:
+    """Whether anything would show: False for text made only of spaces, zero-width and other blank characters."""
+    return bool(invisible_characters(unicodedata.normalize("NFKC", text)).strip())
+
+
 def fold_look_alikes(text: str) -> str:
     """Look-alike letters as Latin ("grаder" with a Cyrillic а reads as "grader")."""
     return "".join(map(_latin, text))

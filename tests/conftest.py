@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_llm_server import FakeLLMServer
+from tests.postgres import db_url, postgres_server, postgres_url, sqlite_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from pathlib import Path
 
@@ -19,7 +21,9 @@ def app() -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.success, *at.error, *at.warning)]
+    """Everything the page says: Markdown elements and alerts, plain text, and the escaped HTML of literal captions."""
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.success, *at.error, *at.warning, *at.text)]
+    parts += [html.unescape(re.sub(r"<[^>]*>", "", e.proto.body)) for e in at.get("html")]
     return "\n".join(str(p) for p in parts)
 
 
@@ -63,12 +67,12 @@ def test_interview_is_started_answered_graded_and_stored(app_env):
 def test_refresh_resumes_the_open_session(app_env):
     at = start_interview(app().run())
     session_id = at.query_params["session"][0]
-    question = at.chat_message[0].markdown[0].value
+    question = at.chat_message[0].text[0].value
     fresh = app()
     fresh.query_params["session"] = session_id
     fresh.run()
     assert not fresh.exception
-    assert fresh.chat_message[0].markdown[0].value == question
+    assert fresh.chat_message[0].text[0].value == question
     assert fresh.chat_input, "still waiting for the answer"
 
 
@@ -91,10 +95,12 @@ def test_finished_interview_shows_scorecard_and_retry(app_env):
 
 def test_answer_html_is_rendered_inert(app_env):
     at = start_interview(app().run(), profile="html")
-    submit_answer(at, "<img src=x onerror=alert(1)> **bold** [link](http://e.x)")
+    typed = "<img src=x onerror=alert(1)> **bold** [link](http://e.x)"
+    submit_answer(at, typed)
     assert not at.exception
-    answer = at.chat_message[1].markdown[0].value
-    assert "\\<img" in answer and "\\*\\*bold" in answer and "\\[link\\]" in answer
+    assert at.chat_message[1].text[0].value == typed, "shown as typed, in a plain-text element"
+    markdown = (*at.markdown, *at.caption, *at.info, *at.success, *at.error, *at.warning)
+    assert not any("<img" in e.value or "**bold" in e.value for e in markdown), "no Markdown element carries it"
 
 
 def test_reruns_reuse_the_loaded_model_index_and_judge(app_env):
@@ -123,7 +129,7 @@ def test_llm_interviewer_streams_and_a_failed_llm_judge_falls_back(app_env, fake
     fake_llm.script(fake.stream("Tell me, ", "when does retrieval beat training?"))
     at.button(key="setup_start").click().run()
     assert not at.exception, at.exception
-    assert at.chat_message[0].markdown[0].value == "Tell me, when does retrieval beat training?"
+    assert at.chat_message[0].text[0].value == "Tell me, when does retrieval beat training?"
     fake_llm.script(*[fake.error(500, "judge is down")] * 6)
     submit_answer(at, ANSWER)
     assert not at.exception, at.exception

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,13 @@ def open_page(page: str) -> AppTest:
 
 
 def captions(app: AppTest) -> list[str]:
-    return [c.value for c in app.caption]
+    """Markdown captions and the literal ones (escaped HTML) that carry text from files and searches."""
+    return [c.value for c in app.caption] + [html_text(h.proto.body) for h in app.get("html")]
+
+
+def html_text(body: str) -> str:
+    """The text of a literal caption: its wrapper tag dropped (the text inside is escaped, so holds no tag)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", body))
 
 
 def new_question(qid: str = "drill-policy-updates", topic: str = "custom-drills") -> str:
@@ -82,8 +90,8 @@ def test_valid_pasted_yaml_is_saved_and_usable_at_once(app_env):
     assert not app.exception
     saved = app_env["custom_questions"] / "drill-policy-updates.yaml"
     assert saved.read_text() == new_question()
-    message = app.success[0].value
-    assert "Saved 1 question(s) (drill-policy-updates)" in message and "drill-policy-updates.yaml" in message
+    assert "Saved 1 question(s) (drill-policy-updates)" in app.success[0].value
+    assert app.code[-1].value == str(saved)
     assert app.text_area(key="bank_yaml").value == ""
 
     app.text_input(key="bank_query").input("drill-policy-updates").run()
@@ -121,7 +129,7 @@ def test_knowledge_page_lists_documents_and_searches(app_env):
     assert len(table) >= 8 and {"Title", "Id", "Sections", "Path"} <= set(table.columns)
     app.text_input(key="knowledge_query").input("low-rank adapters that train a small share of the weights").run()
     refs = [c for c in captions(app) if " · score " in c]
-    assert len(refs) == 5 and refs[0].startswith("fine-tuning-methods\\#")
+    assert len(refs) == 5 and refs[0].startswith("fine-tuning-methods#")
 
 
 NOTE = b"# Team runbook\n\n## Zorblax rotation\nThe zorblax rotation swaps the embedding shard every night.\n"
@@ -138,7 +146,7 @@ def test_uploaded_note_is_indexed_and_searchable(app_env):
     assert app.code[-1].value == "team-runbook#zorblax-rotation"
 
     app.text_input(key="knowledge_query").input("zorblax rotation").run()
-    assert next(c for c in captions(app) if " · score " in c).startswith("team-runbook\\#zorblax-rotation")
+    assert next(c for c in captions(app) if " · score " in c).startswith("team-runbook#zorblax-rotation")
     assert "team-runbook" in list(app.dataframe[0].value["Id"])
 
     app.button(key="add_document").click().run()  # same name again: refused, the saved note is untouched

@@ -1,8 +1,8 @@
-"""Hardening: many interviews at once on one SQLite file, racing runs of one session, and kills mid-grade.
+"""Hardening: many interviews at once on one database, racing runs of one session, and kills mid-grade.
 
 Everything goes through the real :class:`InterviewRunner` (offline interviewer, the deterministic fake judge of
 tests/fakes.py: grading is not what is tested here) or the real :class:`Store`; rows are counted with SQL, not
-through the code under test.
+through the code under test. Each test runs on a SQLite file and on PostgreSQL (``db_url``, tests/postgres.py).
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from simulator.config import PROJECT_ROOT
 from simulator.grading.contract import Grade
@@ -26,6 +24,7 @@ from simulator.interview.runner import InterviewError, Stage
 from simulator.storage.records import SessionSettings
 from simulator.storage.store import Store
 from tests.fakes import FAKE_JUDGE, fake_judge, fake_runner
+from tests.postgres import is_sqlite, sql
 
 _T = TypeVar("_T")
 SESSIONS = 20
@@ -52,28 +51,36 @@ def at_once(count: int, task: Callable[[int], _T]) -> list[_T]:
     return [f.result() for f in futures]
 
 
-def sql(path: Path, query: str, *args: object) -> list[tuple]:
-    with sqlite3.connect(path) as conn:  # a plain connection: nothing of ours between the file and the count
-        return conn.execute(query, args).fetchall()
-
-
-def assert_consistent(path: Path) -> None:
-    assert sql(path, "PRAGMA integrity_check") == [("ok",)]
-    assert sql(path, "PRAGMA foreign_key_check") == []
-    gaps = sql(path, "SELECT session_id FROM turns GROUP BY session_id HAVING count(*) != max(seq) OR min(seq) != 1")
+def assert_consistent(url: str) -> None:
+    if is_sqlite(url):  # PostgreSQL enforces foreign keys itself and has no file to check
+        assert sql(url, "PRAGMA integrity_check") == [("ok",)]
+        assert sql(url, "PRAGMA foreign_key_check") == []
+    gaps = sql(url, "SELECT session_id FROM turns GROUP BY session_id HAVING count(*) != max(seq) OR min(seq) != 1")
     assert gaps == [], "every session's turns are numbered 1..n with no gap or duplicate"
-    assert sql(path, "SELECT count(*) FROM grades g JOIN turns t ON t.id = g.turn_id WHERE t.kind != 'answer'") \
+    assert sql(url, "SELECT count(*) FROM grades g JOIN turns t ON t.id = g.turn_id WHERE t.kind != 'answer'") \
         == [(0,)]
-    assert sql(path, "SELECT count(*) - count(DISTINCT turn_id) FROM grades") == [(0,)]
+    assert sql(url, "SELECT count(*) - count(DISTINCT turn_id) FROM grades") == [(0,)]
+
+
+def kinds_by_session(url: str) -> dict[int, str]:
+    """Each session's turn kinds in seq order, comma-separated."""
+    kinds: dict[int, list[str]] = {}
+    for session_id, kind in sql(url, "SELECT session_id, kind FROM turns ORDER BY session_id, seq"):
+        kinds.setdefault(session_id, []).append(kind)
+    return {session_id: ",".join(listed) for session_id, listed in kinds.items()}
+
+
+def stored_grade(value: Any) -> Grade:
+    """A grade column as read by the driver: JSON text from SQLite, already decoded by psycopg."""
+    return Grade.model_validate_json(value) if isinstance(value, str) else Grade.model_validate(value)
 
 
 def weak_answer(session: int, n: int) -> str:
     return f"[session {session} answer {n}] I am not sure; maybe it depends on the data."
 
 
-def test_twenty_simultaneous_interviews_through_the_engine_lose_and_duplicate_nothing(bundle, tmp_path):
-    path = tmp_path / "twenty.db"
-    url = f"sqlite:///{path}"
+def test_twenty_simultaneous_interviews_through_the_engine_lose_and_duplicate_nothing(bundle, db_url):
+    url = db_url
     shared = Store(url)
     judge = fake_judge()  # one judge for every thread, as the app shares one
 
@@ -98,26 +105,24 @@ def test_twenty_simultaneous_interviews_through_the_engine_lose_and_duplicate_no
         shared.close()
 
     assert len(set(session_ids)) == SESSIONS
-    assert_consistent(path)
-    assert sql(path, "SELECT count(*) FROM sessions WHERE status = 'finished'") == [(SESSIONS,)]
-    assert sql(path, "SELECT count(*) FROM profiles") == [(SESSIONS,)]
-    per_session = dict(sql(path, "SELECT session_id, group_concat(kind, ',') FROM "
-                                 "(SELECT session_id, kind FROM turns ORDER BY session_id, seq) GROUP BY session_id"))
+    assert_consistent(url)
+    assert sql(url, "SELECT count(*) FROM sessions WHERE status = 'finished'") == [(SESSIONS,)]
+    assert sql(url, "SELECT count(*) FROM profiles") == [(SESSIONS,)]
+    per_session = kinds_by_session(url)
     assert set(per_session) == set(session_ids)
     assert set(per_session.values()) == {"question,answer,follow_up,answer,question,answer,follow_up,answer"}
-    assert sql(path, "SELECT count(*) FROM turns") == [(8 * SESSIONS,)]
-    assert sql(path, "SELECT count(*) FROM grades") == [(4 * SESSIONS,)]
+    assert sql(url, "SELECT count(*) FROM turns") == [(8 * SESSIONS,)]
+    assert sql(url, "SELECT count(*) FROM grades") == [(4 * SESSIONS,)]
     assert len(judge.calls) == 4 * SESSIONS, "every answer was graded once"
     for n, session_id in enumerate(session_ids):
-        rows = sql(path, "SELECT t.text, t.duration_s, g.status FROM turns t JOIN grades g ON g.turn_id = t.id "
+        rows = sql(url, "SELECT t.text, t.duration_s, g.status FROM turns t JOIN grades g ON g.turn_id = t.id "
                          "WHERE t.session_id = ? ORDER BY t.seq", session_id)
         assert rows == [(weak_answer(n, i), 1.0 + n, "scored") for i in range(4)], "no answer crossed sessions"
 
 
-def test_racing_runs_of_one_session_store_each_turn_answer_and_grade_once(bundle, tmp_path):
+def test_racing_runs_of_one_session_store_each_turn_answer_and_grade_once(bundle, db_url):
     """Two tabs, a double click, a rerun: racing runs of the same step must not duplicate anything."""
-    path = tmp_path / "race.db"
-    url = f"sqlite:///{path}"
+    url = db_url
     racers = 8
     stores = [Store(url) for _ in range(racers)]
     try:
@@ -146,9 +151,9 @@ def test_racing_runs_of_one_session_store_each_turn_answer_and_grade_once(bundle
     finally:
         for store in stores:
             store.close()
-    assert_consistent(path)
-    assert sql(path, "SELECT kind FROM turns ORDER BY seq") == [("question",), ("answer",)] * 2
-    assert sql(path, "SELECT count(*) FROM grades") == [(2,)]
+    assert_consistent(url)
+    assert sql(url, "SELECT kind FROM turns ORDER BY seq") == [("question",), ("answer",)] * 2
+    assert sql(url, "SELECT count(*) FROM grades") == [(2,)]
 
 
 CHILD_GRADER = """
@@ -172,9 +177,8 @@ for i in range(1_000_000):
 QUESTION_ID = "finetune-lora-vs-full"
 
 
-def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_database(bundle, tmp_path):
-    path = tmp_path / "killed.db"
-    url = f"sqlite:///{path}"
+def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_database(bundle, db_url, tmp_path):
+    url = db_url
     with Store(url) as store:
         session_id = store.create_session("killed", SessionSettings(questions=3), "offline", FAKE_JUDGE,
                                           [QUESTION_ID])
@@ -211,12 +215,12 @@ def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_
         started |= {int(line.split()[1]) for line in lines if line.startswith("grading")}
         graded |= {int(line.split()[1]) for line in lines if line.startswith("graded")}
 
-        assert_consistent(path)
-        rows = sql(path, "SELECT turn_id, grade FROM grades")
+        assert_consistent(url)
+        rows = sql(url, "SELECT turn_id, grade FROM grades")
         stored = {turn_id for turn_id, _ in rows}
         assert graded <= stored <= started, "every acknowledged grade is there; no grade appears from nowhere"
-        assert all(Grade.model_validate_json(blob) == big for _, blob in rows), "no grade is half written"
-        ungraded = sql(path, "SELECT count(*) FROM turns t LEFT JOIN grades g ON g.turn_id = t.id "
+        assert all(stored_grade(blob) == big for _, blob in rows), "no grade is half written"
+        ungraded = sql(url, "SELECT count(*) FROM turns t LEFT JOIN grades g ON g.turn_id = t.id "
                              "WHERE t.kind = 'answer' AND g.id IS NULL")
         assert ungraded[0][0] <= round_ + 1, "at most the answer in flight per kill is left ungraded"
 
@@ -231,4 +235,4 @@ def test_processes_killed_while_writing_big_grades_leave_a_consistent_resumable_
     assert all(g.status == "scored" for g in regraded)
     assert detail.pending_grades == [] and len(detail.answers) == len(before) + len(regraded)
     assert {t.id: t.grade for t in detail.answers if t.id in before} == before
-    assert_consistent(path)
+    assert_consistent(url)

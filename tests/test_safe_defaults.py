@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.config import SavedSettings, Settings, SettingsError, llm_roles
 from tests.test_browser import ROOT, free_port, server_env, wait_for_health
 
 
@@ -48,3 +49,54 @@ def test_make_run_binds_loopback_and_takes_an_explicit_host():
     exposed = subprocess.run(["make", "-n", "run", "HOST=0.0.0.0"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout
     assert "--server.address 0.0.0.0" in exposed
+
+
+# ---------------------------------------------------------------- the operator's key goes to its own endpoint only
+
+OPERATOR_KEY = "sk-operator-0000SECRET"
+
+
+def _key_sent(environ: dict[str, str], saved: SavedSettings | None = None, typed: str | None = None,
+              session: SavedSettings | None = None) -> str | None:
+    judge = llm_roles(environ, saved or SavedSettings(), typed, session).judge
+    assert judge is not None
+    return judge.api_key.get_secret_value() if judge.api_key else None
+
+
+def test_the_operator_key_follows_its_base_url_in_any_spelling():
+    environ = {"SIMULATOR_LLM_BASE_URL": "https://API.example.com:443/v1/", "SIMULATOR_LLM_MODEL": "m",
+               "SIMULATOR_LLM_API_KEY": OPERATOR_KEY}
+    assert _key_sent(environ) == OPERATOR_KEY
+    same = SavedSettings(llm_base_url="https://api.example.com/v1")
+    assert _key_sent(environ, session=same) == OPERATOR_KEY
+
+
+@pytest.mark.parametrize("elsewhere", ["https://api.example.com.evil.test/v1", "http://api.example.com/v1",
+                                       "https://api.example.com:8443/v1", "https://api.example.com/v2",
+                                       "http://127.0.0.1:9/v1"])
+def test_the_operator_key_is_never_attached_to_another_endpoint(elsewhere):
+    environ = {"SIMULATOR_LLM_BASE_URL": "https://api.example.com/v1", "SIMULATOR_LLM_MODEL": "m",
+               "SIMULATOR_LLM_API_KEY": OPERATOR_KEY}
+    typed_there = SavedSettings(llm_base_url=elsewhere)
+    assert _key_sent(environ, session=typed_there) is None
+    assert _key_sent(environ, saved=typed_there) is None  # even once saved as the shared default
+    assert _key_sent(environ, session=typed_there, typed="sk-visitor") == "sk-visitor"
+
+
+def test_a_key_with_no_base_url_beside_it_belongs_to_openai_only():
+    environ = {"OPENAI_API_KEY": OPERATOR_KEY, "SIMULATOR_LLM_MODEL": "gpt-4o-mini"}
+    assert _key_sent(environ, session=SavedSettings(llm_base_url="https://api.openai.com/v1")) == OPERATOR_KEY
+    assert _key_sent(environ, session=SavedSettings(llm_base_url="http://localhost:11434/v1")) is None
+
+
+def test_role_endpoints_set_by_the_operator_get_the_key():
+    environ = {"SIMULATOR_LLM_BASE_URL": "http://localhost:11434/v1", "SIMULATOR_LLM_MODEL": "m",
+               "SIMULATOR_JUDGE_LLM_BASE_URL": "https://judge.example.com/v1", "SIMULATOR_LLM_API_KEY": OPERATOR_KEY}
+    assert _key_sent(environ) == OPERATOR_KEY
+
+
+def test_shared_settings_flag_is_off_by_default_and_checked():
+    assert Settings.load({}).allow_shared_settings is False
+    assert Settings.load({"SIMULATOR_ALLOW_SHARED_SETTINGS": "1"}).allow_shared_settings is True
+    with pytest.raises(SettingsError, match="SIMULATOR_ALLOW_SHARED_SETTINGS"):
+        Settings.load({"SIMULATOR_ALLOW_SHARED_SETTINGS": "maybe"})

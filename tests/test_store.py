@@ -1,25 +1,18 @@
-"""Persistence: round trips, snapshots, SQLite settings, concurrency, crash safety, migrations, queries."""
+"""Persistence: round trips, snapshots, SQLite settings, migrations, queries. Concurrency and crash safety are in
+test_store_concurrency.py; what differs between SQLite and PostgreSQL, in test_store_engines.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pydantic import ValidationError
-from sqlalchemy import inspect, update
+from sqlalchemy import bindparam, inspect, text, update
 from sqlalchemy.exc import IntegrityError
 
 from simulator.config import PROJECT_ROOT, Settings
@@ -30,22 +23,15 @@ from simulator.search.passage import Citation
 from simulator.storage.db import alembic_config, current_revision, make_engine, migrate
 from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings
 from simulator.storage.store import Store
-from simulator.storage.tables import Base, SessionRow
+from simulator.storage.tables import Base, SessionRow, UTCDateTime
 from simulator.storage.validation import clean_profile_name
 from tests.content_fixtures import question_yaml, write_content
-
-_T = TypeVar("_T")
 
 # ---------------------------------------------------------------- fixtures and builders
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'simulator.db'}"
-
-
-@pytest.fixture
-def store(db_url: str):
+def store(db_url: str):  # db_url (tests/postgres.py): each test runs on SQLite and on PostgreSQL
     with Store(db_url) as opened:
         yield opened
 
@@ -145,10 +131,11 @@ def test_each_grade_is_stored_once_with_its_status_and_score_queryable(store: St
     grade = make_grade(judge="llm")
     answer = ask_and_answer(store, session_id, content.questions["q-one"], content.rubrics, grade)
     with store.engine.connect() as conn:
-        row = conn.exec_driver_sql("SELECT * FROM grades WHERE turn_id = ?", (answer,)).mappings().one()
+        row = conn.execute(text("SELECT * FROM grades WHERE turn_id = :turn"), {"turn": answer}).mappings().one()
     assert set(row) == {"id", "turn_id", "status", "overall", "grade", "created_at"}
     assert (row["status"], row["overall"]) == ("scored", 7.25)
-    assert Grade.model_validate(json.loads(row["grade"])) == grade
+    stored = row["grade"]  # JSON text on SQLite; the driver already decodes it on PostgreSQL
+    assert Grade.model_validate(json.loads(stored) if isinstance(stored, str) else stored) == grade
 
 
 def test_snapshots_keep_the_question_as_asked_after_the_yaml_changes(tmp_path: Path, store: Store) -> None:
@@ -174,12 +161,12 @@ def test_snapshots_keep_the_question_as_asked_after_the_yaml_changes(tmp_path: P
 # ---------------------------------------------------------------- SQLite settings
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(store: Store) -> None:
-    with store.engine.connect() as conn:
+def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(sqlite_url: str) -> None:
+    with Store(sqlite_url) as store, store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
-    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+    with Store(sqlite_url) as store, pytest.raises(IntegrityError), store.engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO turns (session_id, seq, role, kind, text, created_at) "
                              "VALUES (999, 1, 'candidate', 'answer', 'orphan', '2025-01-01 00:00:00')")
 
@@ -194,163 +181,32 @@ def test_database_url_comes_from_the_environment_or_the_data_folder(tmp_path: Pa
     assert nested.parent.is_dir()
 
 
-# ---------------------------------------------------------------- concurrency
-
-
-def _in_twenty_threads(task: Callable[[int, threading.Barrier], _T]) -> list[_T]:
-    """Run ``task(n, start)`` for n in 0..19 at once; a failing thread releases the others and its error is raised."""
-    start = threading.Barrier(20, timeout=30)
-
-    def guarded(n: int) -> _T:
-        try:
-            return task(n, start)
-        except BaseException:
-            start.abort()
-            raise
-
-    with ThreadPoolExecutor(20) as pool:
-        futures = [pool.submit(guarded, n) for n in range(20)]
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
-    if errors:
-        raise (real or errors)[0]
-    return [f.result() for f in futures]
-
-
-def _write_turns(store: Store, session_id: int, writer: int, start: threading.Barrier, count: int = 25) -> list[int]:
-    start.wait()
-    written, asked = [], None
-    for i in range(count):
-        if i % 2 == 0:
-            asked = store.add_turn(session_id, "interviewer", "question", f"w{writer}-{i}")
-            written.append(asked)
-        else:
-            answer = store.add_turn(session_id, "candidate", "answer", f"w{writer}-{i}", parent_turn_id=asked)
-            store.attach_grade(answer, make_grade(overall=float(writer % 10)))
-            written.append(answer)
-    return written
-
-
-def _assert_complete(detail: SessionDetail, written: list[int], count: int) -> None:
-    assert len(detail.turns) == count
-    assert [t.seq for t in detail.turns] == list(range(1, count + 1))
-    assert sorted(t.id for t in detail.turns) == sorted(written)
-    assert len({t.text for t in detail.turns}) == count
-    assert all(t.grade is not None for t in detail.answers)
-
-
-def test_twenty_threads_writing_one_session_lose_nothing(store: Store) -> None:
-    session_id = store.create_session("racer", SessionSettings(), "offline", "offline", [])
-    results = _in_twenty_threads(lambda n, start: _write_turns(store, session_id, n, start))
-    detail = store.session_detail(session_id)
-    _assert_complete(detail, [t for ids in results for t in ids], 500)
-    assert len(detail.answers) == 240
-    for writer in range(20):  # each writer's turns keep their order
-        mine = [int(t.text.split("-")[1]) for t in detail.turns if t.text.startswith(f"w{writer}-")]
-        assert mine == list(range(25))
-
-
-def test_twenty_stores_on_twenty_sessions_of_a_new_file_lose_nothing(db_url: str) -> None:
-    def run(writer: int, start: threading.Barrier) -> tuple[int, list[int]]:
-        with Store(db_url) as own:  # one engine per thread, like separate processes; all create and migrate at once
-            session_id = own.create_session(f"racer-{writer}", SessionSettings(), "offline", "offline", [])
-            return session_id, _write_turns(own, session_id, writer, start)
-
-    results = _in_twenty_threads(run)
-    with Store(db_url) as store:
-        assert len({session_id for session_id, _ in results}) == 20
-        for session_id, written in results:
-            _assert_complete(store.session_detail(session_id), written, 25)
-        with store.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT count(*) FROM turns").scalar() == 500
-            assert conn.exec_driver_sql("SELECT count(*) FROM grades").scalar() == 240
-
-
-CHILD_NOTES = """
-import sys
-from simulator.storage.store import Store
-
-store = Store(sys.argv[1])
-for i in range(25):
-    store.add_turn(int(sys.argv[2]), "candidate", "note", f"{sys.argv[3]}-{i}")
-"""
-
-
-def test_four_processes_writing_one_session_lose_nothing(db_url: str) -> None:
-    with Store(db_url) as store:  # across processes only SQLite's lock and the busy timeout keep order
-        session_id = store.create_session("racer", SessionSettings(), "offline", "offline", [])
-    children = [subprocess.Popen([sys.executable, "-c", CHILD_NOTES, db_url, str(session_id), f"p{n}"],
-                                 cwd=PROJECT_ROOT) for n in range(4)]
-    assert [child.wait(timeout=60) for child in children] == [0, 0, 0, 0]
-    with Store(db_url) as store:
-        turns = store.session_detail(session_id).turns
-    assert [t.seq for t in turns] == list(range(1, 101))
-    assert sorted(t.text for t in turns) == sorted(f"p{n}-{i}" for n in range(4) for i in range(25))
-
-
-CHILD_WRITER = """
-import sys
-from simulator.grading.contract import unscored
-from simulator.storage.store import Store
-
-store = Store(sys.argv[1])
-session_id = int(sys.argv[2])
-for i in range(100_000):
-    asked = store.add_turn(session_id, "interviewer", "question", f"q{i}")
-    print(asked, flush=True)
-    answer = store.add_turn(session_id, "candidate", "answer", f"a{i}", parent_turn_id=asked, duration_s=1.0)
-    print(answer, flush=True)
-    store.attach_grade(answer, unscored("offline-evidence", "placeholder"))
-"""
-
-
-def test_a_killed_writer_leaves_every_committed_turn_and_a_resumable_session(db_url: str) -> None:
-    with Store(db_url) as store:
-        session_id = store.create_session("crash", SessionSettings(questions=3), "offline", "offline", ["q-one"])
-    child = subprocess.Popen([sys.executable, "-c", CHILD_WRITER, db_url, str(session_id)],
-                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    committed = [int(child.stdout.readline()) for _ in range(60)]
-    os.kill(child.pid, signal.SIGKILL)
-    committed += [int(line) for line in child.stdout.read().split()]
-    assert child.wait(timeout=10) == -signal.SIGKILL
-
-    with Store(db_url) as store:
-        with store.engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        resumed = store.open_session_for("crash")
-        assert resumed is not None and resumed.id == session_id and resumed.status == "active"
-        stored = [t.id for t in resumed.turns]
-        assert set(committed) <= set(stored) and len(stored) - len(committed) <= 1
-        assert [t.seq for t in resumed.turns] == list(range(1, len(stored) + 1))
-        assert len(resumed.pending_grades) <= 1
-        next_turn = store.add_turn(session_id, "interviewer", "question", "Where were we?")
-        assert store.session_detail(session_id).turns[-1].id == next_turn
-
-
 # ---------------------------------------------------------------- migrations
 
 
 def _insert_0001_rows(engine, grade: Grade) -> None:
-    stamp = "2025-01-02 03:04:05.000000"
+    dump = grade.model_dump(mode="json")
+    rows = [
+        ("INSERT INTO profiles (id, name, created_at) VALUES (1, 'old-timer', :at)", {}),
+        ("INSERT INTO sessions (id, profile_id, status, settings, interviewer, judge, plan, position, started_at) "
+         "VALUES (1, 1, 'active', :settings, 'offline', 'offline-evidence', :plan, 1, :at)",
+         {"settings": json.dumps({"questions": 2, "mode": "retry-low", "retired_option": True}),
+          "plan": json.dumps(["q-one", "q-two"])}),
+        ("INSERT INTO turns (id, session_id, seq, role, kind, text, question_id, topic, created_at, parent_turn_id) "
+         "VALUES (1, 1, 1, 'interviewer', 'question', 'Old question?', 'q-one', 'fundamentals', :at, NULL), "
+         "(2, 1, 2, 'candidate', 'answer', 'Old answer.', 'q-one', 'fundamentals', :at, 1)", {}),
+        ("INSERT INTO grades (turn_id, judge, model, status, overall, criteria, points, misconceptions, "
+         "citations, feedback, flags, latency_ms, grade, created_at) VALUES (2, 'offline-evidence', NULL, 'scored', "
+         ":overall, :criteria, '[]', '[]', '[]', '', '[]', 1.0, :grade, :at)",
+         {"overall": grade.overall, "criteria": json.dumps(dump["criteria"]), "grade": json.dumps(dump)}),
+    ]
+    stamp = bindparam("at", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), type_=UTCDateTime())
     with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO profiles (id, name, created_at) VALUES (1, 'old-timer', ?)", (stamp,))
-        conn.exec_driver_sql(
-            "INSERT INTO sessions (id, profile_id, status, settings, interviewer, judge, plan, position, started_at) "
-            "VALUES (1, 1, 'active', ?, 'offline', 'offline-evidence', ?, 1, ?)",
-            (json.dumps({"questions": 2, "mode": "retry-low", "retired_option": True}),
-             json.dumps(["q-one", "q-two"]), stamp))
-        conn.exec_driver_sql(
-            "INSERT INTO turns (id, session_id, seq, role, kind, text, question_id, topic, created_at, parent_turn_id) "
-            "VALUES (1, 1, 1, 'interviewer', 'question', 'Old question?', 'q-one', 'fundamentals', ?, NULL), "
-            "(2, 1, 2, 'candidate', 'answer', 'Old answer.', 'q-one', 'fundamentals', ?, 1)", (stamp, stamp))
-        conn.exec_driver_sql(
-            "INSERT INTO grades (turn_id, judge, model, status, overall, criteria, points, misconceptions, "
-            "citations, feedback, flags, latency_ms, grade, created_at) "
-            "VALUES (2, 'offline-evidence', NULL, 'scored', ?, ?, '[]', '[]', '[]', '', '[]', 1.0, ?, ?)",
-            (grade.overall, json.dumps(grade.model_dump(mode="json")["criteria"]),
-             json.dumps(grade.model_dump(mode="json")), stamp))
+        for statement, values in rows:
+            conn.execute(text(statement).bindparams(stamp), values)
+        if conn.dialect.name == "postgresql":  # rows inserted with explicit ids leave the id sequences behind
+            for table in ("profiles", "sessions", "turns", "grades"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"))
 
 
 def test_upgrading_a_0001_database_keeps_its_data_and_stores_each_grade_once(db_url: str) -> None:
@@ -363,7 +219,7 @@ def test_upgrading_a_0001_database_keeps_its_data_and_stores_each_grade_once(db_
     engine.dispose()
 
     with Store(db_url) as store:
-        assert current_revision(store.engine) == "0003"
+        assert current_revision(store.engine) == "0004"
         assert "criteria" not in {c["name"] for c in inspect(store.engine).get_columns("grades")}
         detail = store.session_detail(1)
         assert (detail.profile, detail.plan, detail.position) == ("old-timer", ["q-one", "q-two"], 1)
@@ -382,7 +238,7 @@ def test_upgrading_a_0001_database_keeps_its_data_and_stores_each_grade_once(db_
 
 def test_models_match_the_migrations_and_migrating_twice_is_harmless(store: Store) -> None:
     migrate(store.engine)
-    assert current_revision(store.engine) == "0003"
+    assert current_revision(store.engine) == "0004"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 

@@ -8,16 +8,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulator.config import KNOWLEDGE_DIR, QUESTION_DIR, RUBRIC_DIR
+from simulator.config import Settings
 from simulator.content import bank
+
+SNIFF_BYTES = 20_000
+"""How much of a file is read to guess whether it holds questions or a rubric."""
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     validate = commands.add_parser(
         "validate", help="check question files, rubrics and knowledge notes",
-        description="Check content. With no PATH: the bundled question bank, rubrics and knowledge notes. "
-        "A PATH may be a file or folder of questions, rubrics (YAML) or knowledge notes (Markdown/text); "
-        "kinds not given are taken from the bundled content so references can be checked.",
+        description="Check content. With no PATH: everything the app loads, that is the bundled question bank, "
+        "rubrics and knowledge notes plus the custom folders (SIMULATOR_CUSTOM_QUESTIONS_DIR, "
+        "SIMULATOR_CUSTOM_KNOWLEDGE_DIR). A PATH may be a file or folder of questions, rubrics (YAML) or "
+        "knowledge notes (Markdown/text); kinds not given are taken from what the app loads so references "
+        "can be checked, and question ids are also checked against the questions the app loads.",
     )
     validate.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     validate.set_defaults(func=cmd_validate)
@@ -29,13 +34,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    settings = Settings.load()
     missing = [p for p in args.paths if not p.exists()]
     kinds = classify([p for p in args.paths if p.exists()])
-    bundle = bank.load_bundle(
-        kinds["questions"] or ([] if args.paths else [QUESTION_DIR]),
-        kinds["rubrics"] or [RUBRIC_DIR],
-        kinds["knowledge"] or [KNOWLEDGE_DIR],
-    )
+    if args.paths:
+        bundle = _load_given(kinds, settings)
+    else:
+        bundle = bank.load_bundle(settings.question_dirs, settings.rubric_dirs, settings.knowledge_dirs)
     problems = [bank.Problem(str(p), 1, "file", "does not exist") for p in missing] + bundle.problems
     for problem in problems:
         print(problem)
@@ -44,6 +49,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     print(bundle.summary())
     return 0
+
+
+def _load_given(kinds: dict[str, list[Path]], settings: Settings) -> bank.Bundle:
+    """The given files, after the app's other questions so an id they already use is reported.
+
+    Those other questions only serve the comparison: their own problems and counts are left out.
+    """
+    given = {p.resolve() for p in kinds["questions"]}
+    app_files = bank.iter_files(settings.question_dirs, bank.YAML_SUFFIXES) if given else []
+    others = [p for p in app_files if p.resolve() not in given]
+    bundle = bank.load_bundle([*others, *kinds["questions"]], kinds["rubrics"] or settings.rubric_dirs,
+                              kinds["knowledge"] or settings.knowledge_dirs)
+    hidden = {bank.display_path(p) for p in others}
+    bundle.problems = [p for p in bundle.problems if p.file not in hidden]
+    for question_id, file in list(bundle.question_files.items()):
+        if file in hidden:
+            del bundle.questions[question_id], bundle.question_files[question_id]
+    return bundle
 
 
 def classify(paths: Sequence[Path]) -> dict[str, list[Path]]:
@@ -64,7 +87,8 @@ def _kind_of(file: Path) -> str:
     if "question_bank" in folders:
         return "questions"
     try:
-        head = file.read_text(encoding="utf-8", errors="replace")[:20_000]
+        with file.open("rb") as handle:  # a head is enough, and a huge file is refused later by its size
+            head = handle.read(SNIFF_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return "questions"
     return "rubrics" if "\ncriteria:" in f"\n{head}" and "\nquestions:" not in f"\n{head}" else "questions"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from simulator.cli import content, grading, interview, sessions
 from simulator.config import SettingsError
+from simulator.storage.db import StorageUnavailable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, StorageUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -10,30 +10,15 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from simulator.config import KNOWLEDGE_DIR, QUESTION_DIR, RUBRIC_DIR
-from simulator.content.schemas import KnowledgeDoc, KnowledgeSection, Question, QuestionFile, Rubric
+from simulator.content.schemas import MAX_FILE_BYTES, KnowledgeDoc, KnowledgeSection, Question, QuestionFile, Rubric
+from simulator.content.yamldoc import Problem, field_path, line_of, parse_yaml_text, validate_node
 
-MAX_FILE_BYTES = 1_000_000
 YAML_SUFFIXES = {".yaml", ".yml"}
 KNOWLEDGE_SUFFIXES = {".md", ".markdown", ".txt"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one file, pointing at the line to fix."""
-
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
 
 
 @dataclass
@@ -45,6 +30,9 @@ class Bundle:
     knowledge: dict[str, KnowledgeDoc] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     question_files: dict[str, str] = field(default_factory=dict)
+    """The file each loaded question came from, by id."""
+    rubric_files: dict[str, str] = field(default_factory=dict)
+    """The file each loaded rubric came from, by id."""
 
     def summary(self) -> str:
         return (
@@ -67,33 +55,34 @@ class ContentError(ValueError):
         self.problems = problems
 
 
-# ---------------------------------------------------------------- YAML with line numbers
+# ---------------------------------------------------------------- reading files
 
 
-@dataclass
-class _YamlDoc:
-    path: str
-    data: Any
-    node: yaml.Node
-
-
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """How problems name ``path``: relative to the working folder when it is inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 
 
+def size_problem(shown: str, size: int) -> Problem | None:
+    """Why a file of ``size`` bytes is refused, or None when it is within MAX_FILE_BYTES."""
+    if size <= MAX_FILE_BYTES:
+        return None
+    return Problem(shown, 1, "file", f"is {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:g} MB")
+
+
 def _read_text(path: Path, problems: list[Problem]) -> str | None:
-    shown = _display(path)
+    shown = display_path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(
-                Problem(shown, 1, "file", f"is {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
-            )
+        with path.open("rb") as handle:  # never more than the limit, even if the file grows meanwhile
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        too_big = size_problem(shown, max(len(raw), path.stat().st_size))
+        if too_big:
+            problems.append(too_big)
             return None
-        return path.read_bytes().decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.append(Problem(shown, 1, "file", f"is not UTF-8 text ({exc.reason} at byte {exc.start})"))
     except OSError as exc:
@@ -101,127 +90,16 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
     return None
 
 
-def parse_yaml_text(text: str, shown: str, problems: list[Problem]) -> _YamlDoc | None:
-    """Parse YAML safely, keeping the node tree so errors can name a line."""
-    try:
-        loader = yaml.SafeLoader(text)  # rejects control characters (NUL, ESC...) right here
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        problems.append(Problem(shown, line, "yaml", f"syntax error: character #x{exc.character:04x} is not allowed"))
-        return None
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            problems.append(Problem(shown, 1, "file", "is empty"))
-            return None
-        _check_duplicate_keys(node, shown, problems)
-        return _YamlDoc(shown, loader.construct_document(node), node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        reason = " ".join(p for p in (exc.context, exc.problem) if p)
-        problems.append(Problem(shown, line, "yaml", f"syntax error: {reason}"))
-    except yaml.YAMLError as exc:
-        problems.append(Problem(shown, 1, "yaml", f"syntax error: {exc}"))
-    except RecursionError:
-        problems.append(Problem(shown, 1, "yaml", "syntax error: the nesting is too deep"))
-    except ValueError as exc:  # a scalar resolved as a date or number that is not one, e.g. 2024-13-45
-        problems.append(Problem(shown, _constructing_line(exc), "yaml",
-                                f"cannot read a value ({exc}); put it in quotes if it is text"))
-    finally:
-        loader.dispose()
-    return None
-
-
-def _constructing_line(exc: BaseException) -> int:
-    """Line of the deepest YAML node that was being constructed when ``exc`` was raised (1 when unknown)."""
-    line, frame = 1, exc.__traceback__
-    while frame is not None:
-        node = frame.tb_frame.f_locals.get("node")
-        if isinstance(node, yaml.Node):
-            line = node.start_mark.line + 1
-        frame = frame.tb_next
-    return line
-
-
-def _check_duplicate_keys(node: yaml.Node, shown: str, problems: list[Problem], path: str = "",
-                          checked: set[int] | None = None) -> None:
-    # An alias is the same node object as its anchor: check it once, or a few aliased lines
-    # ("billion laughs") would take exponential time.
-    checked = set() if checked is None else checked
-    if id(node) in checked:
-        return
-    checked.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = str(key.value)
-            child = f"{path}.{name}" if path else name
-            if name in seen:
-                problems.append(Problem(shown, key.start_mark.line + 1, child, "key appears twice in this mapping"))
-            seen.add(name)
-            _check_duplicate_keys(value, shown, problems, child, checked)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _check_duplicate_keys(item, shown, problems, f"{path}[{i}]", checked)
-
-
-def line_of(node: yaml.Node, loc: Iterable[Any]) -> int:
-    """1-based line of the deepest node that ``loc`` (a pydantic error location) reaches."""
-    for part in loc:
-        child = _child(node, part)
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1
-
-
-def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if str(key.value) == str(part):
-                return value
-    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        return node.value[part]
-    return None
-
-
-def field_path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-_FRIENDLY = {
-    "missing": "required field is missing",
-    "extra_forbidden": "unknown field (check the spelling)",
-}
-
-
-def _validation_problems(exc: ValidationError, doc: _YamlDoc, prefix: tuple = ()) -> list[Problem]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        message = _FRIENDLY.get(err["type"], err["msg"].removeprefix("Value error, "))
-        problems.append(Problem(doc.path, line_of(doc.node, loc), field_path(loc), message))
-    return problems
-
-
-def validate_node(model: type[BaseModel], data: Any, doc: _YamlDoc, prefix: tuple = ()) -> tuple[Any, list[Problem]]:
-    try:
-        return model.model_validate(data), []
-    except ValidationError as exc:
-        return None, _validation_problems(exc, doc, prefix)
-
-
 # ---------------------------------------------------------------- files of each kind
 
 
 def iter_files(paths: Iterable[Path], suffixes: set[str]) -> Iterator[Path]:
+    """Files of ``paths`` in load order. Inside a folder, its own files come before its subfolders', so the
+    bundled files load before ``question_bank/custom/`` and an id they share is reported on the custom file."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            found = (p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            yield from sorted(found, key=lambda p: (len(p.relative_to(path).parts), p))
         elif path.is_file():
             yield path
 
@@ -242,7 +120,7 @@ class LoadedQuestion:
 
 def load_question_file(path: Path, problems: list[Problem]) -> list[LoadedQuestion]:
     text = _read_text(path, problems)
-    return [] if text is None else load_question_text(text, _display(path), problems)
+    return [] if text is None else load_question_text(text, display_path(path), problems)
 
 
 def load_question_text(text: str, shown: str, problems: list[Problem]) -> list[LoadedQuestion]:
@@ -266,11 +144,12 @@ def load_question_text(text: str, shown: str, problems: list[Problem]) -> list[L
     return loaded
 
 
-def load_rubric_file(path: Path, problems: list[Problem]) -> Rubric | None:
+def load_rubric_file(path: Path, problems: list[Problem]) -> tuple[Rubric, int] | None:
+    """The rubric in ``path`` and the line of its id, or None with the reasons added to ``problems``."""
     text = _read_text(path, problems)
     if text is None:
         return None
-    doc = parse_yaml_text(text, _display(path), problems)
+    doc = parse_yaml_text(text, display_path(path), problems)
     if doc is None:
         return None
     if not isinstance(doc.data, dict):
@@ -278,7 +157,7 @@ def load_rubric_file(path: Path, problems: list[Problem]) -> Rubric | None:
         return None
     rubric, found = validate_node(Rubric, doc.data, doc)
     problems.extend(found)
-    return rubric
+    return None if rubric is None else (rubric, line_of(doc.node, ("id",)))
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -329,7 +208,7 @@ def load_knowledge_file(path: Path, problems: list[Problem]) -> KnowledgeDoc | N
     text = _read_text(path, problems)
     if text is None:
         return None
-    shown = _display(path)
+    shown = display_path(path)
     if not text.strip():
         problems.append(Problem(shown, 1, "file", "is empty"))
         return None
@@ -426,13 +305,16 @@ def _add_knowledge(bundle: Bundle, paths: Iterable[Path]) -> None:
 
 def _add_rubrics(bundle: Bundle, paths: Iterable[Path]) -> None:
     for path in iter_files(paths, YAML_SUFFIXES):
-        rubric = load_rubric_file(path, bundle.problems)
-        if rubric is None:
+        loaded = load_rubric_file(path, bundle.problems)
+        if loaded is None:
             continue
+        (rubric, line), shown = loaded, display_path(path)
         if rubric.id in bundle.rubrics:
-            bundle.problems.append(Problem(_display(path), 1, "id", f"duplicate rubric id {rubric.id!r}"))
+            first = bundle.rubric_files[rubric.id]
+            bundle.problems.append(Problem(shown, line, "id", f"duplicate rubric id {rubric.id!r} (first in {first})"))
             continue
         bundle.rubrics[rubric.id] = rubric
+        bundle.rubric_files[rubric.id] = shown
 
 
 def add_questions(bundle: Bundle, loaded: list[LoadedQuestion]) -> list[Question]:

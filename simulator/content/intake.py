@@ -116,8 +116,9 @@ def submit_questions(data: str | bytes, name: str, bundle: Bundle, custom_dir: P
 def check_question_yaml(data: str | bytes, name: str, bundle: Bundle) -> QuestionCheck:
     """Check YAML questions as the bank loader would, plus ids against ``bundle``; nothing is saved here.
 
-    Reports syntax errors, duplicate keys, schema errors, ids repeated inside the text or already in the
-    bank, and rubrics, criteria or knowledge sections that do not exist. Problems name ``name``.
+    Reports syntax errors, duplicate keys, schema errors, size limits (see :mod:`~simulator.content.schemas`),
+    ids repeated inside the text or already in the bank (naming the file that has them), and rubrics, criteria
+    or knowledge sections that do not exist. Problems name ``name``.
     """
     problems: list[Problem] = []
     if Path(name).suffix.lower() not in bank.YAML_SUFFIXES:
@@ -229,9 +230,9 @@ def file_slug(name: str) -> str:
 def decode_text(data: str | bytes, name: str, problems: list[Problem]) -> str | None:
     """``data`` as text within :data:`bank.MAX_FILE_BYTES`, or None with the reason added to ``problems``."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if len(raw) > bank.MAX_FILE_BYTES:
-        limit = bank.MAX_FILE_BYTES / 1e6
-        problems.append(Problem(name, 1, "file", f"is {len(raw) / 1e6:.1f} MB; the limit is {limit:g} MB"))
+    too_big = bank.size_problem(name, len(raw))
+    if too_big:
+        problems.append(too_big)
         return None
     try:
         text = raw.decode("utf-8-sig")

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from simulator.content.schemas import Question, Rubric
 from simulator.grading.contract import OFFLINE_JUDGE, Grade, GradeFn, unscored
 from simulator.grading.spec import GradingSpec, SpecPoint, spec_from_question
+from simulator.injection import has_visible_text
 from simulator.interview.interviewer import FollowUpChoice, Interviewer, Speech, choose_follow_up
 from simulator.interview.plan import QuestionPlan, make_plan
 from simulator.interview.policy import MAX_ANSWER_CHARS
@@ -270,8 +271,9 @@ class InterviewRunner:
         if waiting is None:
             raise InterviewError(f"session {session_id} is not waiting for an answer (stage {stage_of(detail)})")
         seen_seq = detail.turns[-1].seq
-        if not text or not text.strip():
-            raise InterviewError("the answer is empty; write something (even 'I don't know') to go on")
+        if not text or not has_visible_text(text):
+            raise InterviewError("the answer is empty (nothing visible once blank and invisible characters are "
+                                 "removed); write something, even 'I don't know', to go on")
         # A lone surrogate (possible from some clipboards) cannot be stored as UTF-8; keep the rest of the answer.
         text = text.encode("utf-8", "replace").decode("utf-8")
         meta: dict[str, Any] = {}

@@ -1,13 +1,18 @@
 """Scored transcripts: Markdown for reading, JSON for re-rendering, and a plain-text grade card for the terminal.
 
-Candidate text is untrusted: in Markdown it is escaped so that nothing in an answer (HTML, links, images,
-headings, tables) renders as anything but the characters the candidate typed.
+Candidate text is untrusted, and so is anything else this module did not write (questions and model answers
+from custom YAML, uploaded notes, judge output that quotes the answer, profile and model names). In Markdown each
+such string is put in code: a code span inline, a fenced code block for longer text. Backslash escapes are not
+enough: GitHub turns ``:smile:``, ``@name`` and ``#12`` into emoji, mentions and links after the Markdown is
+rendered, where the escapes are already gone, and renderers differ on which escapes stop a bare ``www.`` or
+``https://`` from becoming a link. Every renderer shows code as the characters typed and nothing else.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import textwrap
 from typing import Any
 
 from simulator.grading.contract import Grade
@@ -17,23 +22,42 @@ from simulator.text import shorten
 EXPORT_FORMAT = "interview-simulator/session@1"
 """Identifies the JSON export layout; bump when it changes incompatibly."""
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#$])")
-_MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))", re.MULTILINE)
+_BACKTICK_RUN = re.compile(r"`+")
 _TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _LEVEL_BAR = "█"
 _EMPTY_BAR = "░"
+_BLOCK_WIDTH = 100  # code blocks do not wrap on GitHub, so longer lines are wrapped at word breaks here
 
 
 def inert_markdown(text: str) -> str:
-    """``text`` escaped so Markdown renders it literally: no HTML, links, images, emphasis or headings."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", text)
-    return _MD_LINE_START.sub(_escape_line_start, escaped)
+    """``text`` as an inline code span, so any Markdown renderer shows exactly its characters: no HTML, links,
+    emoji, mentions or formatting. Runs of whitespace become one space (a span is one line); "" stays "".
+    In a table cell, escape ``|`` too (GFM splits cells before it reads code spans)."""
+    flat = " ".join(text.split())
+    if not flat:
+        return ""
+    fence = "`" * (_longest_backtick_run(flat) + 1)
+    # A span that starts or ends with a backtick needs a space inside each fence; one space is trimmed off each side.
+    pad = " " if flat[0] == "`" or flat[-1] == "`" else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
-def _escape_line_start(match: re.Match[str]) -> str:
-    indent, marker = match.groups()
-    # A list number is defused by escaping the dot or parenthesis after it; a bullet by escaping itself.
-    return f"{indent}{marker}\\" if marker[0].isdigit() else f"{indent}\\{marker}"
+def inert_markdown_block(text: str) -> str:
+    """``text`` as a fenced code block shown literally everywhere. Its fence is longer than any backtick run
+    in the text, so no line of it can close the block; lines over 100 characters are wrapped at spaces."""
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
+    lines = [wrapped for line in text.splitlines() for wrapped in _wrap(line)]
+    return "\n".join([f"{fence}text", *lines, fence])
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
+
+
+def _wrap(line: str) -> list[str]:
+    if len(line) <= _BLOCK_WIDTH:
+        return [line]
+    return textwrap.wrap(line, _BLOCK_WIDTH, break_long_words=False, break_on_hyphens=False) or [line]
 
 
 def terminal_safe(text: str) -> str:
@@ -75,7 +99,7 @@ def session_markdown(detail: SessionDetail) -> str:
         f"# Interview {detail.id}: {inert_markdown(detail.profile)}",
         "",
         f"- Started: {detail.started_at:%Y-%m-%d %H:%M} UTC; status: {detail.status}",
-        f"- Interviewer: {detail.interviewer}; judge: {detail.judge}",
+        f"- Interviewer: {inert_markdown(detail.interviewer)}; judge: {inert_markdown(detail.judge)}",
         f"- Average score: {'not scored' if average is None else f'{average:.1f} / 10'} "
         f"over {len(detail.answers)} answer(s)",
         "",
@@ -87,9 +111,9 @@ def session_markdown(detail: SessionDetail) -> str:
             number += 1
             lines += _question_md(turn, number)
         elif turn.kind == "follow_up":
-            lines += [f"### Follow-up: {inert_markdown(turn.text)}", ""]
+            lines += ["### Follow-up", "", inert_markdown_block(turn.text), ""]
         elif turn.kind == "note":
-            lines += [f"*Note: {inert_markdown(turn.text)}*", ""]
+            lines += ["*Note:*", "", inert_markdown_block(turn.text), ""]
         else:
             lines += _answer_md(turn, by_id.get(turn.parent_turn_id or -1))
     return "\n".join(lines).rstrip() + "\n"
@@ -98,17 +122,16 @@ def session_markdown(detail: SessionDetail) -> str:
 def _question_md(turn: TurnRecord, number: int) -> list[str]:
     question = turn.question()
     about = f" ({question.topic}, {question.difficulty})" if question else ""
-    return [f"## Question {number}{about}", "", inert_markdown(turn.text), ""]
+    return [f"## Question {number}{about}", "", inert_markdown_block(turn.text), ""]
 
 
 def _answer_md(turn: TurnRecord, asked: TurnRecord | None) -> list[str]:
     timing = f" ({turn.duration_s:.0f} s)" if turn.duration_s is not None else ""
-    lines = [f"**Answer**{timing}:", ""]
-    lines += [f"> {inert_markdown(line)}" if line.strip() else ">" for line in turn.text.splitlines()] + [""]
+    lines = [f"**Answer**{timing}:", "", inert_markdown_block(turn.text), ""]
     lines += _grade_md(turn.grade)
     question = asked.question() if asked is not None and asked.kind == "question" else None
     if question is not None:
-        lines += ["<details><summary>Model answer</summary>", "", inert_markdown(question.model_answer), "",
+        lines += ["<details><summary>Model answer</summary>", "", inert_markdown_block(question.model_answer), "",
                   "</details>", ""]
     return lines
 
@@ -117,25 +140,26 @@ def _grade_md(grade: Grade | None) -> list[str]:
     if grade is None:
         return ["*Not graded yet.*", ""]
     if grade.status != "scored":
-        return [f"**Unscored** by {grade.judge}: {inert_markdown(grade.reason or '')}", ""]
-    lines = [f"**Score: {grade.overall:.1f} / 10** (judge: {_judge_label(grade)})", ""]
+        return [f"**Unscored** by {inert_markdown(grade.judge)}: {inert_markdown(grade.reason or '')}", ""]
+    lines = [f"**Score: {grade.overall:.1f} / 10** (judge: {inert_markdown(_judge_label(grade))})", ""]
     if grade.reason:
-        lines += [f"*{inert_markdown(grade.reason)}*", ""]
+        lines += [f"*Note:* {inert_markdown(grade.reason)}", ""]
     lines += ["| Criterion | Level | Why |", "|---|---|---|"]
     lines += [f"| {c.title} | {c.level}/4 {level_bar(c.level)} | {_cell(c.justification or c.descriptor)} |"
               for c in grade.criteria]
     lines.append("")
     for point in grade.covered:
-        quote = f' (you said: "{inert_markdown(point.answer_quote)}")' if point.answer_quote else ""
-        source = f" [{point.citation.reference}]" if point.citation else ""
+        quote = f" (you said: {inert_markdown(point.answer_quote)})" if point.answer_quote else ""
+        source = f" (source: {inert_markdown(point.citation.reference)})" if point.citation else ""
         lines.append(f"- Covered: {inert_markdown(point.key_point)}{quote}{source}")
     lines += [f"- Missed: {inert_markdown(p.key_point)}" for p in grade.missed]
     for hit in grade.misconceptions:
         lines.append(f"- Misconception: {inert_markdown(hit.claim)} Instead: {inert_markdown(hit.correction)}")
     if grade.feedback:
-        lines += ["", f"Feedback: {inert_markdown(grade.feedback)}"]
+        lines += ["", "Feedback:", "", inert_markdown_block(grade.feedback)]
     if grade.citations:
-        lines += ["", "Sources: " + "; ".join(f"{inert_markdown(c.heading)} ({c.reference})" for c in grade.citations)]
+        sources = "; ".join(f"{inert_markdown(c.heading)} ({inert_markdown(c.reference)})" for c in grade.citations)
+        lines += ["", f"Sources: {sources}"]
     if grade.second_opinion is not None:  # the judges disagreed: the lower grade stands, the other is shown too
         lines += ["", "Second opinion (the judges disagreed; the lower grade above stands):", "",
                   *_grade_md(grade.second_opinion)]
@@ -143,7 +167,7 @@ def _grade_md(grade: Grade | None) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    return inert_markdown(" ".join(text.split()))
+    return inert_markdown(text).replace("|", "\\|")
 
 
 def _judge_label(grade: Grade) -> str:

@@ -32,7 +32,9 @@ class Embedder:
 
     def __init__(self, model: str | None = None, cache_size: int = 100_000, batch_size: int = 64):
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter the CLI's output
         self.name, location = resolve_model(model)
         try:
             self._model = SentenceTransformer(location, device="cpu")

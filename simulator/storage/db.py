@@ -6,15 +6,18 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -22,11 +25,73 @@ BUSY_TIMEOUT_MS = 10_000
 _BEGIN_MODE = "simulator_sqlite_begin"
 _FILE_LOCKS: dict[str, threading.Lock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
+_RETRY_STATES = {"40001", "40P01"}  # PostgreSQL's serialization_failure and deadlock_detected
+
+
+class StorageUnavailable(RuntimeError):
+    """The database cannot be used right now; the message is one sentence saying why and what to do."""
+
+
+_REASONS = (  # (words in the driver's message, what to tell the user); first match wins
+    (("disk is full", "no space left", "disk full", "could not extend file"),
+     "the disk is full; free some space and try again"),
+    (("readonly", "read-only", "permission denied", "unable to open database file", "could not create"),
+     "it is read-only or its folder cannot be written; point SIMULATOR_DB_URL or SIMULATOR_DATA_DIR at a "
+     "writable place"),
+    (("not a database", "malformed", "corrupt", "file is encrypted"),
+     "the file is damaged or cut short; move it aside to start a new one, or restore a backup"),
+    (("can't locate revision", "no such revision"),
+     "it was written by a newer version of Interview Simulator; upgrade the app or use another database"),
+    (("database is locked", "busy"), "another program holds a lock on it; try again in a moment"),
+    (("connection refused", "could not connect", "could not translate host", "no such file or directory",
+      "server closed the connection", "timeout expired"),
+     "the database server cannot be reached; check that it is running and that SIMULATOR_DB_URL is right"),
+)
+
+
+def describe_failure(error: BaseException, url: URL | str) -> str:
+    """One sentence naming the database (password hidden), what is wrong and what to do about it."""
+    if isinstance(error, ArgumentError):
+        return (f"SIMULATOR_DB_URL is not a usable database URL ({str(error).splitlines()[0][:160]}); "
+                "use e.g. sqlite:///path/to/simulator.db or postgresql+psycopg://user@host/dbname.")
+    shown = _shown(url)
+    message = str(getattr(error, "orig", None) or error).lower()
+    for words, reason in _REASONS:
+        if any(word in message for word in words):
+            return f"The database {shown} cannot be used: {reason}."
+    first_line = (str(getattr(error, "orig", None) or error).splitlines() or [type(error).__name__])[0]
+    return f"The database {shown} cannot be used: {first_line[:200]}."
+
+
+def _shown(url: URL | str) -> str:
+    try:
+        url = make_url(url)
+    except ArgumentError:
+        return "(unreadable URL)"
+    if url.get_backend_name() == "sqlite":
+        return f"file {url.database}" if not _is_memory(url) else "in memory"
+    return f"at {url.render_as_string(hide_password=True)}"
+
+
+@contextmanager
+def plain_failures(url: URL | str) -> Iterator[None]:
+    """Turn a storage failure (damaged file, full disk, read-only mount, newer schema, server down) into
+    :class:`StorageUnavailable` with a readable sentence; integrity conflicts pass through for their callers."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (ArgumentError, DatabaseError, OperationalError, CommandError, sqlite3.Error, OSError) as error:
+        raise StorageUnavailable(describe_failure(error, url)) from error
 
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # Pinned, whatever the server's default: the store's row locks (SELECT ... FOR UPDATE, then a fresh
+        # snapshot per statement) rely on READ COMMITTED; stricter levels would fail writers that merely waited.
+        return create_engine(parsed, pool_pre_ping=True, isolation_level="READ COMMITTED")
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     if _is_memory(parsed):
@@ -93,6 +158,20 @@ def write_lock(engine: Engine) -> AbstractContextManager[Any]:
     key = os.path.realpath(url.database or "")
     with _FILE_LOCKS_GUARD:
         return _FILE_LOCKS.setdefault(key, threading.Lock())
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether a failed write transaction may simply run again: it lost a race for a unique key, or PostgreSQL
+    rolled it back as a deadlock or serialization victim. Wrapping exceptions are looked through (``__cause__``).
+
+    SQLite's "database is locked" is not retried: it comes after the busy timeout has already been waited out.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, IntegrityError) or getattr(getattr(seen, "orig", None), "sqlstate", None) in _RETRY_STATES:
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def alembic_config() -> Config:

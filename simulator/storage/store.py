@@ -14,12 +14,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, exists, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from simulator.content.schemas import Question, Rubric
 from simulator.grading.contract import Grade
-from simulator.storage.db import make_engine, migrate, write_lock, writer
+from simulator.storage.db import make_engine, migrate, plain_failures, retryable, write_lock, writer
 from simulator.storage.records import (
     ConflictError,
     HistoryEntry,
@@ -34,9 +33,10 @@ from simulator.storage.records import (
     TurnRecord,
 )
 from simulator.storage.tables import GradeRow, ProfileRow, SessionRow, TurnRow, now
-from simulator.storage.validation import check_turn, clean_profile_name, rubric_snapshot
+from simulator.storage.validation import check_turn, clean_profile_name, profile_identity, rubric_snapshot
 
 _T = TypeVar("_T")
+_LABEL_MAX = SessionRow.__table__.c.judge.type.length
 
 
 def _profile_info(row: ProfileRow) -> ProfileInfo:
@@ -79,8 +79,10 @@ class Store:
     """
 
     def __init__(self, url_or_engine: str | Engine):
-        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
-        migrate(self.engine)
+        url = url_or_engine.url if isinstance(url_or_engine, Engine) else url_or_engine
+        with plain_failures(url):
+            self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
+            migrate(self.engine)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
         self._write_lock = write_lock(self.engine)
@@ -98,18 +100,19 @@ class Store:
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
-        with self._reads() as session, session.begin():
+        with plain_failures(self.engine.url), self._reads() as session, session.begin():
             yield session
 
     def _write(self, work: Callable[[Session], _T], attempts: int = 5) -> _T:
-        """Run ``work`` in its own committed transaction, retrying when a concurrent writer took a unique key."""
+        """Run ``work`` in its own committed transaction, again when it lost a race (see :func:`retryable`)."""
         for attempt in range(attempts):
             try:
-                with self._write_lock, self._writes.begin() as session:
+                with plain_failures(self.engine.url), self._write_lock, self._writes.begin() as session:
                     return work(session)
-            except IntegrityError:
-                # SQLite writers are serialised by BEGIN IMMEDIATE; other backends may race on seq or name.
-                if attempt == attempts - 1:
+            except Exception as error:
+                # SQLite writers are serialised by BEGIN IMMEDIATE; PostgreSQL ones may race on a profile name or
+                # a grade's turn, or be picked as a deadlock victim. The transaction was rolled back: run it again.
+                if attempt == attempts - 1 or not retryable(error):
                     raise
         raise AssertionError("unreachable")
 
@@ -117,11 +120,12 @@ class Store:
 
     def get_or_create_profile(self, name: str) -> ProfileInfo:
         cleaned = clean_profile_name(name)
+        identity = profile_identity(cleaned)
 
         def work(session: Session) -> ProfileInfo:
-            row = session.scalar(select(ProfileRow).where(ProfileRow.name == cleaned))
+            row = session.scalar(select(ProfileRow).where(ProfileRow.identity == identity))
             if row is None:
-                row = ProfileRow(name=cleaned)
+                row = ProfileRow(name=cleaned, identity=identity)
                 session.add(row)
                 session.flush()
             return _profile_info(row)
@@ -129,9 +133,9 @@ class Store:
         return self._write(work)
 
     def get_profile(self, name: str) -> ProfileInfo | None:
-        cleaned = clean_profile_name(name)
+        identity = profile_identity(clean_profile_name(name))
         with self._reading() as session:
-            row = session.scalar(select(ProfileRow).where(ProfileRow.name == cleaned))
+            row = session.scalar(select(ProfileRow).where(ProfileRow.identity == identity))
             return None if row is None else _profile_info(row)
 
     def list_profiles(self) -> list[ProfileInfo]:
@@ -146,6 +150,8 @@ class Store:
         if not isinstance(settings, SessionSettings):
             raise ValueError("settings must be a SessionSettings")
         profile_id = self.get_or_create_profile(profile).id
+        # Labels only (e.g. "llm:<model>"); cut to the column's width, which PostgreSQL enforces and SQLite not.
+        interviewer, judge = interviewer[:_LABEL_MAX], judge[:_LABEL_MAX]
 
         def work(session: Session) -> int:
             row = SessionRow(profile_id=profile_id, status="active", settings=settings.model_dump(mode="json"),
@@ -185,11 +191,11 @@ class Store:
 
     def open_session_for(self, profile: str) -> SessionDetail | None:
         """The profile's most recent active session, to resume; None when there is none."""
-        cleaned = clean_profile_name(profile)
+        identity = profile_identity(clean_profile_name(profile))
         with self._reading() as session:
             session_id = session.scalar(
                 select(SessionRow.id).join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
-                .where(ProfileRow.name == cleaned, SessionRow.status == "active")
+                .where(ProfileRow.identity == identity, SessionRow.status == "active")
                 .order_by(SessionRow.started_at.desc(), SessionRow.id.desc()).limit(1)
             )
         return None if session_id is None else self.session_detail(session_id)
@@ -207,6 +213,7 @@ class Store:
         state (two tabs, a double click) therefore cannot both add a turn.
         """
         check_turn(role, kind, text, duration_s, meta)
+        text = text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL; store the same on every engine
         snapshot = rubric_snapshot(rubrics)
 
         def work(session: Session) -> int:
@@ -277,7 +284,7 @@ class Store:
                       min_score: float | None = None, max_score: float | None = None,
                       limit: int | None = None) -> list[SessionSummary]:
         """Session summaries, newest first. Score bounds apply to the average of scored grades."""
-        wanted = _ListFilter(clean_profile_name(profile) if profile is not None else None,
+        wanted = _ListFilter(profile_identity(clean_profile_name(profile)) if profile is not None else None,
                              since, topic, min_score, max_score, limit)
         with self._reading() as session:
             rows = session.execute(_summary_query(wanted)).all()
@@ -292,7 +299,7 @@ class Store:
 
     def history(self, profile: str, scored_only: bool = True) -> list[HistoryEntry]:
         """Every graded answer of ``profile``, oldest first, for progress charts."""
-        cleaned = clean_profile_name(profile)
+        identity = profile_identity(clean_profile_name(profile))
         parent = aliased(TurnRow)
         query = (
             select(TurnRow.session_id, TurnRow.id, TurnRow.created_at, TurnRow.question_id, TurnRow.topic,
@@ -301,7 +308,7 @@ class Store:
             .join(SessionRow, SessionRow.id == TurnRow.session_id)
             .join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
             .outerjoin(parent, parent.id == TurnRow.parent_turn_id)
-            .where(ProfileRow.name == cleaned, TurnRow.kind == "answer")
+            .where(ProfileRow.identity == identity, TurnRow.kind == "answer")
             .order_by(TurnRow.created_at, TurnRow.id)
         )
         if scored_only:
@@ -379,7 +386,7 @@ def _summary_query(wanted: _ListFilter) -> Select[Any]:
         .order_by(SessionRow.started_at.desc(), SessionRow.id.desc())
     )
     if wanted.profile is not None:
-        query = query.where(ProfileRow.name == wanted.profile)
+        query = query.where(ProfileRow.identity == wanted.profile)
     if wanted.since is not None:
         query = query.where(SessionRow.started_at >= wanted.since)
     if wanted.topic is not None:

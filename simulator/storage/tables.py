@@ -24,6 +24,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from simulator.storage.records import ROLES, STATUSES, TURN_KINDS
 
 PROFILE_NAME_MAX = 60
+PROFILE_IDENTITY_MAX = 400
+"""NFKC can expand a character to many (one ligature becomes 18 letters), so the identity column is wider."""
 
 _JSON = JSON(none_as_null=True)
 
@@ -71,6 +73,9 @@ class ProfileRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(PROFILE_NAME_MAX), unique=True)
+    identity: Mapped[str | None] = mapped_column(String(PROFILE_IDENTITY_MAX), index=True, unique=True)
+    """The name as it identifies the profile (``validation.profile_identity``); the shown name is the first used.
+    Always written; nullable only because adding NOT NULL would make SQLite rebuild the table (see 0004)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from simulator.content.schemas import Rubric
+from simulator.injection import fold_look_alikes, invisible_characters
 from simulator.storage.records import TURN_KINDS
 from simulator.storage.tables import PROFILE_NAME_MAX
 
@@ -31,7 +32,20 @@ def clean_profile_name(name: object) -> str:
     bad = next((c for c in cleaned if unicodedata.category(c) in {"Cc", "Cs", "Zl", "Zp"}), None)
     if bad is not None:
         raise ValueError(f"profile name contains a control character ({bad!r}); use letters, digits, spaces")
+    profile_identity(cleaned)  # refuses a name that is blank once invisible characters are gone
     return cleaned
+
+
+def profile_identity(name: str) -> str:
+    """What makes two profile names the same profile: NFKC (fullwidth and styled letters become plain ones),
+    invisible characters and blank fillers removed, look-alike letters folded to Latin, case folded and spaces
+    collapsed. "Alice", "ａｌｉｃｅ" and "аlice" with a Cyrillic а are one profile."""
+    text = invisible_characters(unicodedata.normalize("NFKC", name))
+    text = unicodedata.normalize("NFKC", fold_look_alikes(text)).casefold()
+    identity = " ".join(text.split())
+    if not identity:
+        raise ValueError("profile name has no visible characters")
+    return identity
 
 
 def check_turn(role: str, kind: str, text: str, duration_s: float | None, meta: Mapping[str, Any] | None) -> None:
