@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from app import access
 from simulator import config
 from simulator.config import LLMConfig, LLMRoles, SavedSettings, Settings, SettingsError
 from simulator.content import intake
@@ -62,11 +63,14 @@ __all__ = [  # the types and constants pages may use; the functions below are th
     "Step",
     "StorageUnavailable",
     "TopicAverage",
+    "Viewer",
     "WeakArea",
     "awaiting_turn",
     "scrub_secrets",
 ]
 
+_SIGNED_IN_STATE = "signed_in_as"
+Viewer = access.Viewer
 API_KEY_STATE = "llm_api_key"
 """``st.session_state`` key of an API key typed on the Settings page (memory only, this browser session)."""
 SESSION_ENDPOINT_STATE = "llm_session_endpoint"
@@ -126,7 +130,53 @@ def _store(url: str) -> Store:
 
 
 def store() -> Store:
-    return _store(settings().database_url)
+    """The database as this browser session's viewer sees it: only their own data (a coach's view of a candidate
+    is read-only)."""
+    current = viewer()
+    return _store(settings().database_url).scoped(current.owner, read_only=current.read_only)
+
+
+# ---------------------------------------------------------------- who is using the app
+
+
+def viewer() -> access.Viewer:
+    return access.current_viewer(settings().admin_emails)
+
+
+def login_required() -> bool:
+    """Whether this browser must sign in before seeing anything."""
+    return access.login_configured() and not access.signed_in()
+
+
+def on_sign_in() -> None:
+    """Once per browser session after signing in: remember the user; the first coach inherits local data."""
+    current = viewer()
+    if not current.login_on or st.session_state.get(_SIGNED_IN_STATE) == current.user:
+        return
+    base = _store(settings().database_url)
+    claims = st.user.to_dict()
+    base.record_user(current.user, str(claims.get("email") or ""), str(claims.get("name") or ""))
+    if current.is_admin:
+        base.claim_local_data(current.user)
+    st.session_state[_SIGNED_IN_STATE] = current.user
+
+
+def candidates() -> list[tuple[str, str]]:
+    """For coaches: every signed-in user as (owner key, label), the coach first."""
+    current = viewer()
+    users = _store(settings().database_url).list_users() if current.is_admin else []
+    return [(u.owner, u.email or u.name or u.owner) for u in users]
+
+
+def view_as(owner: str | None) -> None:
+    if viewer().is_admin:
+        access.view_as(owner)
+
+
+def may_change_shared_content() -> bool:
+    """Questions, notes and the shared LLM endpoint belong to everyone: with login on only coaches change them."""
+    current = viewer()
+    return not current.login_on or current.is_admin
 
 
 # ---------------------------------------------------------------- settings and the LLM endpoint
@@ -155,15 +205,17 @@ def saved_settings() -> tuple[SavedSettings, str | None]:
 
 
 def can_save_shared() -> bool:
-    """Whether the operator lets the Settings page change everyone's default endpoint."""
-    return settings().allow_shared_settings
+    """Whether this user may change everyone's default endpoint: a coach when login is on, else only when the
+    operator allowed it (``SIMULATOR_ALLOW_SHARED_SETTINGS=1``)."""
+    current = viewer()
+    return current.is_admin if current.login_on else settings().allow_shared_settings
 
 
 def save_settings(saved: SavedSettings) -> None:
     """Make ``saved`` everyone's default; refused unless the operator allowed it."""
     if not can_save_shared():
         raise PermissionError(f"saving shared settings is off; the operator enables it with "
-                              f"{config.SHARED_SETTINGS_FLAG}=1")
+                              f"{config.SHARED_SETTINGS_FLAG}=1 (with login on, coaches may)")
     config.save(settings().data_dir, saved)
     forget_session_endpoint()
 
@@ -307,9 +359,16 @@ def custom_knowledge_dir() -> Path:
     return settings().custom_knowledge_dir
 
 
+COACHES_ONLY_HELP = "With login on, only coaches add shared questions and notes."
+COACHES_ONLY = ("questions and notes are shared by everyone on this instance, so with login on only coaches "
+                "(SIMULATOR_ADMIN_EMAILS) add them")
+
+
 def check_questions(data: str | bytes, name: str, save: bool) -> dict[str, Any]:
     """Check question YAML and, when asked and clean, save it and reload the bank; returns what to show."""
     bundle = content()
+    if save and not may_change_shared_content():
+        return {"name": name, "problems": [COACHES_ONLY], "ids": [], "saved": None}
     if save:
         check = intake.submit_questions(data, name, bundle, custom_question_dir())
     else:
@@ -324,6 +383,8 @@ def check_questions(data: str | bytes, name: str, save: bool) -> dict[str, Any]:
 
 def add_document(data: bytes, filename: str, progress_bar: Callable[[int, int], None]) -> dict[str, Any]:
     """Check, save, reload and re-index one uploaded note; returns what to show."""
+    if not may_change_shared_content():
+        return {"name": filename, "problems": [COACHES_ONLY]}
     check = intake.submit_document(data, filename, content(), custom_knowledge_dir())
     outcome: dict[str, Any] = {"name": filename, "problems": [str(p) for p in check.problems]}
     if check.saved is None or check.document is None:

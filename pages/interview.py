@@ -121,7 +121,7 @@ def run_session(session_id: int) -> None:
     try:
         detail = services.session(session_id)
     except NotFoundError:
-        st.error(f"There is no interview #{session_id}.")
+        st.error(f"There is no interview #{session_id} among yours.")
         open_session(None)
         return
     if detail.status != "active":
@@ -284,7 +284,10 @@ def question_rows(detail: SessionDetail) -> list[dict]:
 
 st.title("Interview")
 session = current_session_id()
-if session is None:
+if services.viewer().read_only:
+    st.info("You are looking at a candidate's data as a coach: their interviews are in Review and their progress "
+            "in Progress. Switch back to yourself in the sidebar to practise.", icon=":material/visibility:")
+elif session is None:
     setup_form()
 else:
     run_session(session)

@@ -67,7 +67,8 @@ def add_document() -> None:
                             "MB. Headings split it into sections. The file name becomes the document id, so "
                             f"questions can cite it as document-id#section-id. Saved under {custom_dir}.")
     uploaded = st.file_uploader("A note to add", type=["md", "markdown", "txt"], key="knowledge_upload")
-    if st.button("Add to the notes", key="add_document", type="primary"):
+    if st.button("Add to the notes", key="add_document", type="primary",
+                 disabled=not services.may_change_shared_content(), help=services.COACHES_ONLY_HELP):
         st.session_state[OUTCOME] = add(uploaded)
     if OUTCOME in st.session_state:
         show_outcome(st.session_state[OUTCOME])
@@ -105,7 +106,8 @@ def index_section() -> None:
     st.caption("The index is refreshed automatically when notes change. Rebuild it after editing note files "
                "outside the app; only changed passages are embedded again unless you ask for everything.")
     full = st.checkbox("Embed every passage again (ignore saved vectors)", key="knowledge_full_rebuild")
-    if st.button("Rebuild index", key="rebuild_index"):
+    if st.button("Rebuild index", key="rebuild_index", disabled=not services.may_change_shared_content(),
+                 help=services.COACHES_ONLY_HELP):
         services.reload_content()  # pick up note files edited on disk since the last load
         st.session_state["knowledge_rebuilt"] = stats_text(update_index(rebuild=full))
     if "knowledge_rebuilt" in st.session_state:

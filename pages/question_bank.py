@@ -118,12 +118,14 @@ def add_section() -> None:
                      placeholder="questions:\n  - id: ...\n    prompt: ...")
         with st.container(horizontal=True):
             st.button("Check", key="check_pasted", on_click=on_paste, args=(False,))
-            st.button("Check and save", key="save_pasted", type="primary", on_click=on_paste, args=(True,))
+            st.button("Check and save", key="save_pasted", type="primary", help=services.COACHES_ONLY_HELP,
+                      disabled=not services.may_change_shared_content(), on_click=on_paste, args=(True,))
     with upload:
         st.file_uploader("A .yaml or .yml file", type=["yaml", "yml"], key="bank_upload")
         with st.container(horizontal=True):
             st.button("Check", key="check_upload", on_click=on_upload, args=(False,))
-            st.button("Check and save", key="save_upload", type="primary", on_click=on_upload, args=(True,))
+            st.button("Check and save", key="save_upload", type="primary", help=services.COACHES_ONLY_HELP,
+                      disabled=not services.may_change_shared_content(), on_click=on_upload, args=(True,))
     with example:
         st.caption("A complete question that passes every check. Copy it, give it a new id and make it yours. "
                    "Rubric criteria and knowledge sections must exist: see the Knowledge page for section ids.")

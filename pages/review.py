@@ -107,7 +107,7 @@ def _requested_session() -> int | None:
 def _label(summary: SessionSummary) -> str:
     average = "not scored" if summary.average_score is None else f"{summary.average_score:.1f}/10"
     return (f"#{summary.id} · {summary.profile} · {summary.started_at:%Y-%m-%d %H:%M} · "
-            f"{summary.answered} answers · {average}")
+            f"{summary.answered} answer{'' if summary.answered == 1 else 's'} · {average}")
 
 
 def _session(detail: SessionDetail) -> None:

@@ -20,6 +20,7 @@ Environment variables (all optional):
 ``SIMULATOR_JUDGE_LLM_MODEL``      a different model for the judge role (same endpoint unless the next is set)
 ``SIMULATOR_JUDGE_LLM_BASE_URL``   a different endpoint for the judge role
 ``SIMULATOR_INTERVIEWER_LLM_MODEL``, ``SIMULATOR_INTERVIEWER_LLM_BASE_URL``: the same for the interviewer role
+``SIMULATOR_ADMIN_EMAILS``         with login on: the coaches' emails, comma-separated
 =================================  =====================================================================
 
 The operator's key is only ever sent to the base URLs set beside it (to OpenAI when none is set). An endpoint
@@ -48,8 +49,9 @@ API_KEY_NAMES = ("SIMULATOR_LLM_API_KEY", "OPENAI_API_KEY")
 """Where the operator's API key may come from, first match wins (the same names are looked up in ``st.secrets``)."""
 BASE_URL_NAMES = ("SIMULATOR_LLM_BASE_URL", "OPENAI_BASE_URL")
 ROLE_URL_NAMES = ("SIMULATOR_INTERVIEWER_LLM_BASE_URL", "SIMULATOR_JUDGE_LLM_BASE_URL")
+ADMIN_EMAILS = "SIMULATOR_ADMIN_EMAILS"
 OPERATOR_NAMES = (*API_KEY_NAMES, *BASE_URL_NAMES, *ROLE_URL_NAMES, "SIMULATOR_LLM_MODEL",
-                  "SIMULATOR_INTERVIEWER_LLM_MODEL", "SIMULATOR_JUDGE_LLM_MODEL")
+                  "SIMULATOR_INTERVIEWER_LLM_MODEL", "SIMULATOR_JUDGE_LLM_MODEL", ADMIN_EMAILS)
 """Operator settings the app also accepts from ``st.secrets`` (the environment wins)."""
 OPENAI_URL = "https://api.openai.com/v1"
 """Where an operator key with no base URL beside it belongs (the OpenAI SDK's own default)."""
@@ -159,6 +161,9 @@ class Settings(BaseModel):
     """Why ``settings.json`` could not be used, when it could not."""
     allow_shared_settings: bool = False
     """Whether the Settings page may save an endpoint as everyone's default (``SIMULATOR_ALLOW_SHARED_SETTINGS``)."""
+    admin_emails: frozenset[str] = frozenset()
+    """Coaches when login is on (``SIMULATOR_ADMIN_EMAILS``, comma-separated): they see every candidate's data,
+    read-only, and own the shared settings and content."""
 
     @property
     def database_url(self) -> str:
@@ -189,6 +194,7 @@ class Settings(BaseModel):
             custom_question_dir=questions, custom_knowledge_dir=knowledge,
             llm=llm_roles(env, saved, typed_key, session), saved=saved, saved_problem=problem,
             allow_shared_settings=_flag(env, SHARED_SETTINGS_FLAG),
+            admin_emails=frozenset(e.strip().lower() for e in env.get(ADMIN_EMAILS, "").split(",") if e.strip()),
         )
 
 

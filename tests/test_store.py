@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pydantic import ValidationError
@@ -20,7 +19,7 @@ from simulator.content import bank
 from simulator.content.schemas import Question, Rubric
 from simulator.grading.contract import CriterionGrade, Grade, MisconceptionHit, PointEvidence, unscored
 from simulator.search.passage import Citation
-from simulator.storage.db import alembic_config, current_revision, make_engine, migrate
+from simulator.storage.db import current_revision, downgrade, make_engine, migrate
 from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings
 from simulator.storage.store import Store
 from simulator.storage.tables import Base, SessionRow, UTCDateTime
@@ -219,7 +218,7 @@ def test_upgrading_a_0001_database_keeps_its_data_and_stores_each_grade_once(db_
     engine.dispose()
 
     with Store(db_url) as store:
-        assert current_revision(store.engine) == "0004"
+        assert current_revision(store.engine) == "0005"
         assert "criteria" not in {c["name"] for c in inspect(store.engine).get_columns("grades")}
         detail = store.session_detail(1)
         assert (detail.profile, detail.plan, detail.position) == ("old-timer", ["q-one", "q-two"], 1)
@@ -238,7 +237,7 @@ def test_upgrading_a_0001_database_keeps_its_data_and_stores_each_grade_once(db_
 
 def test_models_match_the_migrations_and_migrating_twice_is_harmless(store: Store) -> None:
     migrate(store.engine)
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
@@ -383,10 +382,7 @@ def test_grade_stored_once_migrates_down_and_up_without_losing_the_grade(db_url:
         asked = store.add_turn(session_id, "interviewer", "question", "Q?")
         answer = store.add_turn(session_id, "candidate", "answer", "A.", parent_turn_id=asked)
         store.attach_grade(answer, grade)
-        with store.engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0002")
+        downgrade(store.engine, "0002")
         with store.engine.connect() as conn:
             judge, feedback = conn.exec_driver_sql("SELECT judge, feedback FROM grades").one()
         assert (judge, feedback) == (grade.judge, grade.feedback)  # the copies are filled back from the JSON

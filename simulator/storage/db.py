@@ -6,7 +6,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -184,12 +184,35 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` in one transaction; safe when several processes open at once."""
+    _with_migrations(engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Step the database back to ``revision`` (for tests and emergencies), with the same care as :func:`migrate`."""
+    _with_migrations(engine, lambda config: command.downgrade(config, revision))
+
+
+def _with_migrations(engine: Engine, step: Callable[[Config], None]) -> None:
     config = alembic_config()
-    with writer(engine).begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with writer(engine).connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # SQLite's own recipe for schema changes: rebuilding a parent table must not cascade-delete
+            _foreign_keys(connection, on=False)  # only possible outside a transaction
+        try:
+            with connection.begin():
+                if not sqlite:
+                    connection.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+                config.attributes["connection"] = connection
+                step(config)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("a migration left rows pointing at nothing; it was rolled back")
+        finally:
+            if sqlite:
+                _foreign_keys(connection, on=True)
+
+
+def _foreign_keys(connection: Connection, on: bool) -> None:
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -25,6 +25,16 @@ TURN_KINDS: tuple[str, ...] = ("question", "follow_up", "answer", "note")
 STATUSES: tuple[str, ...] = ("active", "finished", "abandoned")
 
 
+class UserInfo(BaseModel):
+    """A signed-in user as coaches see them."""
+
+    owner: str
+    """The key their data is stored under (issuer and OIDC subject)."""
+    email: str
+    name: str
+    last_seen_at: datetime
+
+
 class NotFoundError(ValueError):
     """A profile, session or turn id that is not in the database."""
 

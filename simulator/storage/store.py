@@ -7,13 +7,14 @@ to the YAML never change history. API keys are never stored: no column or settin
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, exists, func, select
+from sqlalchemy import Engine, Select, exists, func, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from simulator.content.schemas import Question, Rubric
@@ -31,8 +32,9 @@ from simulator.storage.records import (
     SessionSummary,
     TurnKind,
     TurnRecord,
+    UserInfo,
 )
-from simulator.storage.tables import GradeRow, ProfileRow, SessionRow, TurnRow, now
+from simulator.storage.tables import LOCAL_OWNER, GradeRow, ProfileRow, SessionRow, TurnRow, UserRow, now
 from simulator.storage.validation import check_turn, clean_profile_name, profile_identity, rubric_snapshot
 
 _T = TypeVar("_T")
@@ -61,6 +63,7 @@ def _turn_record(row: TurnRow, grade: GradeRow | None) -> TurnRecord:
 
 @dataclass(frozen=True)
 class _ListFilter:
+    owner: str
     profile: str | None
     since: datetime | None
     topic: str | None
@@ -78,7 +81,7 @@ class Store:
     Opening a store upgrades the database schema to the latest migration.
     """
 
-    def __init__(self, url_or_engine: str | Engine):
+    def __init__(self, url_or_engine: str | Engine, owner: str = LOCAL_OWNER):
         url = url_or_engine.url if isinstance(url_or_engine, Engine) else url_or_engine
         with plain_failures(url):
             self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
@@ -86,6 +89,15 @@ class Store:
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
         self._write_lock = write_lock(self.engine)
+        self.owner = owner
+        self.read_only = False
+
+    def scoped(self, owner: str, read_only: bool = False) -> Store:
+        """This store seen as ``owner``: only their profiles and sessions exist; ``read_only`` refuses every write
+        (a coach looking at a candidate). Shares the engine, so never close a scoped view."""
+        view = copy.copy(self)
+        view.owner, view.read_only = owner, read_only
+        return view
 
     def close(self) -> None:
         self.engine.dispose()
@@ -105,6 +117,8 @@ class Store:
 
     def _write(self, work: Callable[[Session], _T], attempts: int = 5) -> _T:
         """Run ``work`` in its own committed transaction, again when it lost a race (see :func:`retryable`)."""
+        if self.read_only:
+            raise PermissionError("this is a read-only view of another user's interviews")
         for attempt in range(attempts):
             try:
                 with plain_failures(self.engine.url), self._write_lock, self._writes.begin() as session:
@@ -118,14 +132,17 @@ class Store:
 
     # -- profiles
 
+    def _mine(self, identity: str) -> tuple[Any, ...]:
+        return ProfileRow.owner == self.owner, ProfileRow.identity == identity
+
     def get_or_create_profile(self, name: str) -> ProfileInfo:
         cleaned = clean_profile_name(name)
         identity = profile_identity(cleaned)
 
         def work(session: Session) -> ProfileInfo:
-            row = session.scalar(select(ProfileRow).where(ProfileRow.identity == identity))
+            row = session.scalar(select(ProfileRow).where(*self._mine(identity)))
             if row is None:
-                row = ProfileRow(name=cleaned, identity=identity)
+                row = ProfileRow(owner=self.owner, name=cleaned, identity=identity)
                 session.add(row)
                 session.flush()
             return _profile_info(row)
@@ -135,12 +152,48 @@ class Store:
     def get_profile(self, name: str) -> ProfileInfo | None:
         identity = profile_identity(clean_profile_name(name))
         with self._reading() as session:
-            row = session.scalar(select(ProfileRow).where(ProfileRow.identity == identity))
+            row = session.scalar(select(ProfileRow).where(*self._mine(identity)))
             return None if row is None else _profile_info(row)
 
     def list_profiles(self) -> list[ProfileInfo]:
         with self._reading() as session:
-            return [_profile_info(r) for r in session.scalars(select(ProfileRow).order_by(ProfileRow.name))]
+            mine = select(ProfileRow).where(ProfileRow.owner == self.owner).order_by(ProfileRow.name)
+            return [_profile_info(r) for r in session.scalars(mine)]
+
+    # -- users (login on)
+
+    def record_user(self, owner: str, email: str, name: str) -> None:
+        """Remember a signed-in user's email and name (shown to coaches); their data is keyed by ``owner``."""
+        def work(session: Session) -> None:
+            row = session.get(UserRow, owner) or UserRow(owner=owner)
+            row.email, row.name, row.last_seen_at = email[:320], name[:200], now()
+            session.add(row)
+
+        self._write(work)
+
+    def list_users(self) -> list[UserInfo]:
+        """Every signed-in user who has been seen, by email."""
+        with self._reading() as session:
+            rows = session.scalars(select(UserRow).order_by(UserRow.email, UserRow.owner))
+            return [UserInfo(owner=r.owner, email=r.email, name=r.name, last_seen_at=r.last_seen_at) for r in rows]
+
+    def claim_local_data(self, owner: str) -> int:
+        """Give the profiles kept while login was off to ``owner`` (the first coach to sign in); a profile of the
+        same name there absorbs the local one's sessions. Returns how many profiles moved."""
+        def work(session: Session) -> int:
+            local = session.scalars(select(ProfileRow).where(ProfileRow.owner == LOCAL_OWNER)).all()
+            for row in local:
+                twin = session.scalar(select(ProfileRow).where(ProfileRow.owner == owner,
+                                                                ProfileRow.identity == row.identity))
+                if twin is None:
+                    row.owner = owner
+                    continue
+                session.execute(update(SessionRow).where(SessionRow.profile_id == row.id)
+                                .values(profile_id=twin.id))
+                session.delete(row)
+            return len(local)
+
+        return self._write(work)
 
     # -- sessions
 
@@ -165,7 +218,7 @@ class Store:
     def advance(self, session_id: int, position: int) -> None:
         """Record that the next question to ask is ``plan[position]``."""
         def work(session: Session) -> None:
-            row = _active_session(session, session_id)
+            row = _active_session(session, session_id, owner=self.owner)
             if not 0 <= position <= len(row.plan):
                 raise ValueError(f"position {position} is outside the plan of {len(row.plan)} questions")
             row.position = position
@@ -180,7 +233,7 @@ class Store:
 
     def _end(self, session_id: int, status: str) -> None:
         def work(session: Session) -> None:
-            row = _session_row(session, session_id)
+            row = _session_row(session, session_id, owner=self.owner)
             if row.status == status:
                 return  # ending twice (e.g. a UI rerun) is harmless
             if row.status != "active":
@@ -195,7 +248,7 @@ class Store:
         with self._reading() as session:
             session_id = session.scalar(
                 select(SessionRow.id).join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
-                .where(ProfileRow.identity == identity, SessionRow.status == "active")
+                .where(*self._mine(identity), SessionRow.status == "active")
                 .order_by(SessionRow.started_at.desc(), SessionRow.id.desc()).limit(1)
             )
         return None if session_id is None else self.session_detail(session_id)
@@ -217,7 +270,7 @@ class Store:
         snapshot = rubric_snapshot(rubrics)
 
         def work(session: Session) -> int:
-            _active_session(session, session_id, lock=True)
+            _active_session(session, session_id, lock=True, owner=self.owner)
             parent = _parent_turn(session, session_id, kind, parent_turn_id)
             seq = _next_seq(session, session_id)
             if after_seq is not None and seq != after_seq + 1:
@@ -247,6 +300,7 @@ class Store:
             turn = session.get(TurnRow, turn_id)
             if turn is None:
                 raise NotFoundError(f"no turn {turn_id}")
+            _session_row(session, turn.session_id, owner=self.owner)  # someone else's turn does not exist here
             if turn.kind != "answer":
                 raise ValueError(f"turn {turn_id} is a {turn.kind}; only answers are graded")
             row = session.scalar(select(GradeRow).where(GradeRow.turn_id == turn_id))
@@ -267,7 +321,7 @@ class Store:
     def session_detail(self, session_id: int) -> SessionDetail:
         """Everything about one session: settings, plan, and every turn with its grade."""
         with self._reading() as session:
-            row = _session_row(session, session_id)
+            row = _session_row(session, session_id, owner=self.owner)
             profile = session.get_one(ProfileRow, row.profile_id).name
             turns = session.execute(
                 select(TurnRow, GradeRow).outerjoin(GradeRow, GradeRow.turn_id == TurnRow.id)
@@ -284,7 +338,7 @@ class Store:
                       min_score: float | None = None, max_score: float | None = None,
                       limit: int | None = None) -> list[SessionSummary]:
         """Session summaries, newest first. Score bounds apply to the average of scored grades."""
-        wanted = _ListFilter(profile_identity(clean_profile_name(profile)) if profile is not None else None,
+        wanted = _ListFilter(self.owner, profile_identity(clean_profile_name(profile)) if profile is not None else None,
                              since, topic, min_score, max_score, limit)
         with self._reading() as session:
             rows = session.execute(_summary_query(wanted)).all()
@@ -308,7 +362,7 @@ class Store:
             .join(SessionRow, SessionRow.id == TurnRow.session_id)
             .join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
             .outerjoin(parent, parent.id == TurnRow.parent_turn_id)
-            .where(ProfileRow.identity == identity, TurnRow.kind == "answer")
+            .where(*self._mine(identity), TurnRow.kind == "answer")
             .order_by(TurnRow.created_at, TurnRow.id)
         )
         if scored_only:
@@ -340,17 +394,19 @@ class Store:
 # ---------------------------------------------------------------- query helpers
 
 
-def _session_row(session: Session, session_id: int, lock: bool = False) -> SessionRow:
-    query = select(SessionRow).where(SessionRow.id == session_id)
+def _session_row(session: Session, session_id: int, lock: bool = False, *, owner: str) -> SessionRow:
+    """The session, if it belongs to ``owner``; another owner's session is reported as missing, not forbidden."""
+    query = (select(SessionRow).join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
+             .where(SessionRow.id == session_id, ProfileRow.owner == owner))
     # FOR UPDATE serialises concurrent turn writers on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
-    row = session.scalar(query.with_for_update() if lock else query)
+    row = session.scalar(query.with_for_update(of=SessionRow) if lock else query)
     if row is None:
         raise NotFoundError(f"no session {session_id}")
     return row
 
 
-def _active_session(session: Session, session_id: int, lock: bool = False) -> SessionRow:
-    row = _session_row(session, session_id, lock)
+def _active_session(session: Session, session_id: int, lock: bool = False, *, owner: str) -> SessionRow:
+    row = _session_row(session, session_id, lock, owner=owner)
     if row.status != "active":
         raise ValueError(f"session {session_id} is {row.status}; only active sessions take changes")
     return row
@@ -385,6 +441,7 @@ def _summary_query(wanted: _ListFilter) -> Select[Any]:
         .outerjoin(scores, scores.c.session_id == SessionRow.id)
         .order_by(SessionRow.started_at.desc(), SessionRow.id.desc())
     )
+    query = query.where(ProfileRow.owner == wanted.owner)
     if wanted.profile is not None:
         query = query.where(ProfileRow.identity == wanted.profile)
     if wanted.since is not None:

@@ -24,6 +24,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from simulator.storage.records import ROLES, STATUSES, TURN_KINDS
 
 PROFILE_NAME_MAX = 60
+OWNER_MAX = 300
+LOCAL_OWNER = ""
+"""The owner of everything stored while login is off."""
 PROFILE_IDENTITY_MAX = 400
 """NFKC can expand a character to many (one ligature becomes 18 letters), so the identity column is wider."""
 
@@ -68,12 +71,28 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class UserRow(Base):
+    """A signed-in user (login on): who owns what, and how coaches see them."""
+
+    __tablename__ = "users"
+
+    owner: Mapped[str] = mapped_column(String(OWNER_MAX), primary_key=True)
+    """Issuer and OIDC subject: the stable key that data belongs to."""
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
 class ProfileRow(Base):
     __tablename__ = "profiles"
+    __table_args__ = (UniqueConstraint("owner", "identity"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(PROFILE_NAME_MAX), unique=True)
-    identity: Mapped[str | None] = mapped_column(String(PROFILE_IDENTITY_MAX), index=True, unique=True)
+    owner: Mapped[str] = mapped_column(String(OWNER_MAX), default=LOCAL_OWNER, server_default=LOCAL_OWNER)
+    """Who the profile belongs to: a user's ``UserRow.owner``, or the local owner (empty) without login."""
+    name: Mapped[str] = mapped_column(String(PROFILE_NAME_MAX))
+    identity: Mapped[str | None] = mapped_column(String(PROFILE_IDENTITY_MAX))
     """The name as it identifies the profile (``validation.profile_identity``); the shown name is the first used.
     Always written; nullable only because adding NOT NULL would make SQLite rebuild the table (see 0004)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
