@@ -3,11 +3,15 @@ resources loaded once (with a spinner)."""
 
 import streamlit as st
 
-from app import services, widgets
+st.set_page_config(page_title="Interview Simulator", page_icon=":material/record_voice_over:", layout="wide")
+_starting = st.empty()
+_starting.caption("Starting Interview Simulator…")  # shown at once: the first import of the simulator takes seconds
+
+from app import services, widgets  # noqa: E402 - imported after the message above on purpose
 
 
 def main() -> None:
-    st.set_page_config(page_title="Interview Simulator", page_icon=":material/record_voice_over:", layout="wide")
+    _starting.empty()
     if services.login_required():
         # The only page that exists before signing in: every URL, ?session= links included, lands here.
         st.navigation([st.Page(sign_in, title="Sign in", icon=":material/login:")], position="hidden").run()
@@ -20,7 +24,12 @@ def main() -> None:
         st.Page("pages/knowledge.py", title="Knowledge", icon=":material/menu_book:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ]
-    page = st.navigation(pages)
+    # Our own links: Streamlit's default menu first lists the raw files of pages/ until this script runs, so it is
+    # off (client.showSidebarNavigation) and the menu is drawn here instead.
+    page = st.navigation(pages, position="hidden")
+    with st.sidebar:
+        for entry in pages:
+            st.page_link(entry)
     try:
         services.on_sign_in()
         account_panel()

@@ -8,33 +8,89 @@ Settings page, ``st.secrets`` and a key typed into this browser session: the key
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from app import access
-from simulator import config
-from simulator.config import LLMConfig, LLMRoles, SavedSettings, Settings, SettingsError
+from app.endpoints import (  # re-exported (``x as x``): pages reach settings and endpoints through this module
+    can_save_shared as can_save_shared,
+)
+from app.endpoints import (
+    environment_hint as environment_hint,
+)
+from app.endpoints import (
+    forget_key as forget_key,
+)
+from app.endpoints import (
+    forget_session_endpoint as forget_session_endpoint,
+)
+from app.endpoints import (
+    has_typed_key as has_typed_key,
+)
+from app.endpoints import (
+    key_in_use as key_in_use,
+)
+from app.endpoints import (
+    llm_endpoint as llm_endpoint,
+)
+from app.endpoints import (
+    llm_ready as llm_ready,
+)
+from app.endpoints import (
+    llm_roles as llm_roles,
+)
+from app.endpoints import (
+    operator_environment as operator_environment,
+)
+from app.endpoints import (
+    remember_key as remember_key,
+)
+from app.endpoints import (
+    save_settings as save_settings,
+)
+from app.endpoints import (
+    saved_settings as saved_settings,
+)
+from app.endpoints import (
+    session_endpoint as session_endpoint,
+)
+from app.endpoints import (
+    settings as settings,
+)
+from app.endpoints import (
+    test_connection as test_connection,
+)
+from app.endpoints import (
+    use_for_session as use_for_session,
+)
+from app.endpoints import (
+    viewer as viewer,
+)
+from simulator.config import LLMConfig, SavedSettings, SettingsError
 from simulator.content import intake
 from simulator.content.bank import MAX_FILE_BYTES, Bundle
 from simulator.content.schemas import KnowledgeDoc, Question
 from simulator.core import NoEndpointError, Simulator
 from simulator.grading.contract import Grade
 from simulator.grading.rules import MAX_ANSWER_CHARS
+from simulator.interview import phrasing
 from simulator.interview.plan import PlanError
 from simulator.interview.policy import LOW_SCORE
 from simulator.interview.runner import InterviewError, InterviewRunner, Step, awaiting_turn
-from simulator.llm import OpenAICompatibleModel, check_connection, scrub_secrets
-from simulator.reports import export, progress
+from simulator.llm import scrub_secrets
+from simulator.reports import debrief as debrief_logic
+from simulator.reports import export, practice, progress, scoring
+from simulator.reports.practice import DueQuestion
 from simulator.reports.progress import CriterionAverage, ProgressReport, ScorePoint, TopicAverage, WeakArea
 from simulator.search.embeddings import Embedder
 from simulator.search.passage import Citation
 from simulator.search.retrieval import IndexStats
 from simulator.storage.db import StorageUnavailable
-from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings, SessionSummary
+from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings, SessionSummary, TurnRecord
 from simulator.storage.store import Store
 
 __all__ = [  # the types and constants pages may use; the functions below are the rest of the door
@@ -44,6 +100,7 @@ __all__ = [  # the types and constants pages may use; the functions below are th
     "Bundle",
     "Citation",
     "CriterionAverage",
+    "DueQuestion",
     "Grade",
     "IndexStats",
     "InterviewError",
@@ -63,6 +120,7 @@ __all__ = [  # the types and constants pages may use; the functions below are th
     "Step",
     "StorageUnavailable",
     "TopicAverage",
+    "TurnRecord",
     "Viewer",
     "WeakArea",
     "awaiting_turn",
@@ -71,11 +129,8 @@ __all__ = [  # the types and constants pages may use; the functions below are th
 
 _SIGNED_IN_STATE = "signed_in_as"
 Viewer = access.Viewer
-API_KEY_STATE = "llm_api_key"
-"""``st.session_state`` key of an API key typed on the Settings page (memory only, this browser session)."""
-SESSION_ENDPOINT_STATE = "llm_session_endpoint"
-"""``st.session_state`` key of an endpoint chosen on the Settings page for this browser session only."""
 
+verdict = debrief_logic.verdict
 inert_markdown = export.inert_markdown
 average_score = export.average_score
 session_markdown = export.session_markdown
@@ -97,7 +152,7 @@ def _embedder(model: str) -> Embedder:
 @st.cache_resource(show_spinner=False)
 def _simulator(key: tuple[Any, ...]) -> Simulator:
     loaded = settings()
-    return Simulator(loaded, embedder=_embedder(loaded.embed_model or ""), warm_in_background=True)
+    return Simulator(loaded, embedder=lambda: _embedder(loaded.embed_model or ""), warm_in_background=True)
 
 
 def simulator() -> Simulator:
@@ -107,11 +162,22 @@ def simulator() -> Simulator:
 
 
 def warm_up() -> Simulator:
-    """Load the model, index and judge, with a spinner the first time (later calls return at once)."""
+    """Start loading the model, index and judge in the background; returns at once, so pages show meanwhile."""
+    sim = simulator()
+    sim.start_loading()
+    return sim
+
+
+def is_ready() -> bool:
+    return simulator().is_ready
+
+
+def wait_until_ready() -> Simulator:
+    """The simulator once its grader is loaded, with a spinner while it loads (first start only)."""
     sim = simulator()
     if not sim.is_ready:
-        with st.spinner("Loading the embedding model and the knowledge index (first start only)…"):
-            _ = sim.offline_judge
+        with st.spinner("Loading the grader: the language model and the knowledge index (first start only)…"):
+            sim.wait_until_ready()
     return sim
 
 
@@ -137,10 +203,6 @@ def store() -> Store:
 
 
 # ---------------------------------------------------------------- who is using the app
-
-
-def viewer() -> access.Viewer:
-    return access.current_viewer(settings().admin_emails)
 
 
 def login_required() -> bool:
@@ -179,123 +241,11 @@ def may_change_shared_content() -> bool:
     return not current.login_on or current.is_admin
 
 
-# ---------------------------------------------------------------- settings and the LLM endpoint
-
-
-def settings(**overrides: Any) -> Settings:
-    """The settings for this run: the environment, then ``st.secrets`` for the operator's own values."""
-    return Settings.load(environ=operator_environment(), **overrides)
-
-
-def operator_environment() -> dict[str, str]:
-    """``os.environ`` plus the operator settings found only in ``st.secrets`` (the environment wins)."""
-    merged = dict(os.environ)
-    for name in config.OPERATOR_NAMES:
-        if not merged.get(name):
-            value = _secret(name)
-            if value:
-                merged[name] = value
-    return merged
-
-
-def saved_settings() -> tuple[SavedSettings, str | None]:
-    """The shared Settings-page preferences (this session's choice over them) and, if unusable, why."""
-    loaded = settings()
-    return session_endpoint() or loaded.saved, loaded.saved_problem
-
-
-def can_save_shared() -> bool:
-    """Whether this user may change everyone's default endpoint: a coach when login is on, else only when the
-    operator allowed it (``SIMULATOR_ALLOW_SHARED_SETTINGS=1``)."""
-    current = viewer()
-    return current.is_admin if current.login_on else settings().allow_shared_settings
-
-
-def save_settings(saved: SavedSettings) -> None:
-    """Make ``saved`` everyone's default; refused unless the operator allowed it."""
-    if not can_save_shared():
-        raise PermissionError(f"saving shared settings is off; the operator enables it with "
-                              f"{config.SHARED_SETTINGS_FLAG}=1 (with login on, coaches may)")
-    config.save(settings().data_dir, saved)
-    forget_session_endpoint()
-
-
-def use_for_session(saved: SavedSettings) -> None:
-    """Use ``saved`` in this browser session only: never written anywhere, never seen by other visitors."""
-    st.session_state[SESSION_ENDPOINT_STATE] = saved.model_dump()
-
-
-def session_endpoint() -> SavedSettings | None:
-    stored = st.session_state.get(SESSION_ENDPOINT_STATE)
-    return SavedSettings.model_validate(stored) if stored else None
-
-
-def forget_session_endpoint() -> None:
-    st.session_state.pop(SESSION_ENDPOINT_STATE, None)
-
-
-def key_in_use(saved: SavedSettings | None = None) -> str:
-    """Which key goes to the endpoint in use, for display (never the key itself)."""
-    endpoint = llm_endpoint(saved)
-    if endpoint is None:
-        return "none (no endpoint is configured)"
-    return config.key_for(endpoint.base_url, operator_environment(), _typed_key())[1]
-
-
-def remember_key(key: str) -> None:
-    st.session_state[API_KEY_STATE] = key
-
-
-def forget_key() -> None:
-    st.session_state.pop(API_KEY_STATE, None)
-
-
-def has_typed_key() -> bool:
-    return bool(_typed_key())
-
-
-def _typed_key() -> str | None:
-    return st.session_state.get(API_KEY_STATE) or None
-
-
-def _secret(name: str) -> str | None:
-    try:
-        value = st.secrets.get(name)
-    except Exception:  # no secrets.toml at all is normal; Streamlit raises rather than returning None
-        return None
-    return str(value) if value else None
-
-
-def llm_roles(candidate: SavedSettings | None = None) -> LLMRoles:
-    """Each role's endpoint for this browser session; ``candidate`` tries a form before it is used or saved."""
-    return settings(typed_key=_typed_key(), session=candidate or session_endpoint()).llm
-
-
-def llm_endpoint(candidate: SavedSettings | None = None) -> LLMConfig | None:
-    """The endpoint shown on the Settings page (the judge's; both roles share it unless overridden)."""
-    roles = llm_roles(candidate)
-    return roles.judge or roles.interviewer
-
-
-def llm_ready() -> bool:
-    return llm_endpoint() is not None
-
-
-def test_connection(endpoint: LLMConfig) -> tuple[bool, str]:
-    """One tiny request with no retries (the user is waiting on the button): (ok, message to show)."""
-    return check_connection(OpenAICompatibleModel(endpoint.model_copy(update={"max_retries": 0})))
-
-
-def environment_hint(*names: str) -> str | None:
-    """The first of these environment variables that is set, as ``NAME: value`` with secrets scrubbed."""
-    return next((f"{name}: {scrub_secrets(os.environ[name])}" for name in names if os.environ.get(name)), None)
-
-
 # ---------------------------------------------------------------- interviews
 
 
 def _runner(interviewer: str, judge: str, seed: int = 0) -> InterviewRunner:
-    return simulator().runner(store(), interviewer=interviewer, judge=judge, seed=seed, llm=llm_roles())
+    return wait_until_ready().runner(store(), interviewer=interviewer, judge=judge, seed=seed, llm=llm_roles())
 
 
 def start_interview(profile: str, setup: SessionSettings) -> int:
@@ -315,6 +265,28 @@ def session_runner(detail: SessionDetail) -> tuple[InterviewRunner, str | None]:
 def advance(runner: InterviewRunner, session_id: int, answer: str | None = None,
             duration_s: float | None = None) -> Step:
     return runner.advance(session_id, answer, duration_s)
+
+
+def quick_drill_settings(base: SessionSettings | None = None) -> SessionSettings:
+    """"Quick drill: RAG or fine-tuning?": three core questions, one follow-up each."""
+    chosen = debrief_logic.quick_drill(content().questions)
+    return (base or SessionSettings()).model_copy(update={"question_ids": chosen, "questions": len(chosen),
+                                                          "follow_ups": 1, "mode": "mixed"})
+
+
+def debrief(detail: SessionDetail) -> debrief_logic.Debrief:
+    return debrief_logic.debrief(detail)
+
+
+def practice_settings_for(detail: SessionDetail, criterion_key: str) -> SessionSettings | None:
+    """A short interview on the questions that lean most on ``criterion_key``, new ones before those just asked."""
+    bundle = content()
+    asked = frozenset(t.question_id for t in detail.turns if t.question_id)
+    chosen = debrief_logic.questions_for_criterion(bundle.questions, bundle.rubrics, criterion_key, avoid=asked)
+    if not chosen:
+        return None
+    return detail.settings.model_copy(update={"question_ids": chosen, "questions": len(chosen), "topics": [],
+                                              "difficulty": []})
 
 
 def session(session_id: int) -> SessionDetail:
@@ -346,6 +318,41 @@ def profile_names() -> list[str]:
 
 def progress_report(profile: str) -> ProgressReport:
     return progress.progress_report(store().history(profile), content().rubrics)
+
+
+# ---------------------------------------------------------------- scores and the practice plan (issue 16)
+
+PRACTICE_LIMIT = 5
+"""Most questions in one practice session of due questions."""
+score_band = scoring.score_band
+question_scores = scoring.question_scores  # a session's question scores, by main question turn id
+
+
+def practice_due(profile: str, now: datetime | None = None) -> list[DueQuestion]:
+    """The profile's bank questions due for practice today (FSRS over their scores), most overdue first; none for
+    a profile name that cannot be stored (blank while being typed, say)."""
+    try:
+        history = store().history(profile)
+    except ValueError:
+        return []
+    return practice.due_today(history, now or datetime.now(UTC), known=content().questions.keys())
+
+
+def practice_settings(profile: str, base: SessionSettings | None = None,
+                      limit: int = PRACTICE_LIMIT) -> SessionSettings | None:
+    """Settings for an interview on the most overdue questions (``base`` keeps its interviewer, judge and
+    follow-ups); None when nothing is due."""
+    chosen = [q.question_id for q in practice_due(profile)[:limit]]
+    if not chosen:
+        return None
+    return SessionSettings.model_validate({**(base or SessionSettings()).model_dump(), "question_ids": chosen,
+                                           "questions": len(chosen), "mode": "mixed", "topics": [], "difficulty": []})
+
+
+def start_practice(profile: str, base: SessionSettings | None = None, limit: int = PRACTICE_LIMIT) -> int | None:
+    """Open a session of the due questions (see :func:`practice_settings`); its id, or None when none is due."""
+    setup = practice_settings(profile, base, limit)
+    return None if setup is None else start_interview(profile, setup)
 
 
 # ---------------------------------------------------------------- content intake and knowledge
@@ -406,3 +413,17 @@ def index_is_current() -> bool:
 
 def search(query: str, k: int) -> list[Citation]:
     return simulator().index.search(query, k)
+
+
+# ---------------------------------------------------------------- practising chosen questions (Question bank)
+
+topic_words = phrasing.topic_words
+
+
+def start_question_practice(question_ids: list[str]) -> int:
+    """Open an interview asking exactly these questions (one follow-up each) for this browser's profile."""
+    preferences, _ = saved_settings()
+    kinds = (preferences.default_interviewer, preferences.default_judge) if llm_ready() else ("offline", "offline")
+    setup = SessionSettings(questions=len(question_ids), question_ids=list(question_ids), follow_ups=1,
+                            interviewer=kinds[0], judge=kinds[1])
+    return start_interview(st.session_state.get("profile") or "candidate", setup)

@@ -10,13 +10,17 @@ text is backslash-escaped, and widget labels, captions and alerts are Markdown t
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import streamlit as st
 
-from simulator.grading.contract import Grade, PointEvidence
+from app.grade_card import grade_card, judge_label, model_answer_folded
 from simulator.grading.rules import MAX_ANSWER_CHARS
 from simulator.storage.records import SessionDetail, TurnRecord
+
+__all__ = ["AVATARS", "grade_card", "inert", "judge_label", "literal", "literal_caption", "literal_stream",
+           "model_answer", "problems_report", "transcript", "turn"]
+model_answer = model_answer_folded  # on its own; the grade card shows it beside the answer
 
 AVATARS = {"interviewer": ":material/record_voice_over:", "candidate": ":material/person:"}
 _CAPTION_STYLE = "font-size: 0.875rem; opacity: 0.65; white-space: pre-wrap; overflow-wrap: anywhere; margin: 0"
@@ -47,83 +51,10 @@ def literal_stream(chunks: Iterator[str]) -> str:
     return shown
 
 
-def judge_label(grade: Grade) -> str:
-    label = f"Judge: {grade.judge}" + (f" ({grade.model})" if grade.model else "")
-    return label + (" · fallback" if "judge-fallback" in grade.flags else "")
-
-
-def grade_card(grade: Grade | None, key: str) -> None:
-    """Overall score, criterion bars, covered and missed points, misconceptions and cited passages."""
-    if grade is None:
-        st.caption("Not graded yet.")
-        return
-    if grade.status != "scored":
-        st.warning("This answer was not scored.", icon=":material/help:")
-        literal_caption(f"{judge_label(grade)}: {grade.reason}")
-        return
-    with st.container(border=True, key=f"grade-{key}"):
-        top = st.columns([1, 3])
-        top[0].metric("Score", f"{grade.overall:.1f} / 10")
-        with top[1]:
-            literal_caption(judge_label(grade) + (f"\n{grade.reason}" if grade.reason else ""))
-            if grade.feedback:
-                literal(grade.feedback)
-        for criterion in grade.criteria:  # titles and descriptors come from the bundled rubrics
-            st.progress(criterion.level / 4, text=f"{criterion.title}: {criterion.level}/4 · {criterion.descriptor}")
-            if "[Lowered from" in criterion.justification:  # the LLM's level was more than its quotes prove
-                literal_caption(criterion.justification)
-        _points(grade)
-        _misconceptions(grade)
-        _citations(grade)
-    if grade.second_opinion is not None:  # not in an expander: the card's own source expanders cannot nest
-        st.caption("Second opinion: the judges disagreed by 3 points or more even after a re-check, so the lower "
-                   "grade above stands. The other judge's grade and evidence:")
-        grade_card(grade.second_opinion, f"{key}-second")
-
-
-def _points(grade: Grade) -> None:
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**:green[✓] Covered ({len(grade.covered)})**")
-        _point_list("✓", grade.covered, "you said", lambda p: p.answer_quote)
-    with right:
-        st.markdown(f"**:red[✗] Missed ({len(grade.missed)})**")
-        _point_list("✗", grade.missed, "you said the opposite",
-                    lambda p: p.contradiction_quote if p.contradicted else None)
-
-
-def _point_list(mark: str, points: list[PointEvidence], quote_label: str,
-                quote_of: Callable[[PointEvidence], str | None]) -> None:
-    """One plain-text block per column: each key point on its line, the answer's words under it."""
-    lines = []
-    for point in points:
-        lines.append(f"{mark} {point.key_point}")
-        quote = quote_of(point)
-        if quote:
-            lines.append(f"    {quote_label}: “{quote}”")
-    if lines:
-        literal("\n".join(lines))
-
-
-def _misconceptions(grade: Grade) -> None:
-    if not grade.misconceptions:
-        return
-    st.error(f"**Misconceptions ({len(grade.misconceptions)})**: what the answer claimed, and the correction.",
-             icon=":material/report:")
-    literal("\n".join(f"✗ {hit.claim}\n    Instead: {hit.correction}" for hit in grade.misconceptions))
-
-
-def _citations(grade: Grade) -> None:
-    for citation in grade.citations:  # the reference is a slug made from file and heading names
-        with st.expander(f"Source: {citation.reference}", icon=":material/menu_book:"):
-            literal_caption(citation.heading)
-            literal(citation.excerpt)
-            st.caption(f"retrieval score {citation.score:.3f}")
-
-
 def turn(record: TurnRecord, asked: TurnRecord | None = None) -> None:
     """One chat turn. An answer carries its grade card and, when it answers a main question ``asked``,
-    that question's model answer (shown only once answered, so it never spoils the question)."""
+    that question's model answer (shown only once answered, so it never spoils the question): beside the
+    highlighted answer in the card's details, or folded on its own when the answer was not scored."""
     if record.kind == "note":
         literal_caption(record.text)
         return
@@ -139,16 +70,10 @@ def turn(record: TurnRecord, asked: TurnRecord | None = None) -> None:
             st.caption(f"Answered in {record.duration_s:.0f} s{over}")
         if "truncated_from_chars" in record.meta:
             st.caption(f"Cut to {MAX_ANSWER_CHARS:,} characters from {record.meta['truncated_from_chars']:,}.")
-        grade_card(record.grade, key=str(record.id))
         question = asked.question() if asked is not None and asked.kind == "question" else None
-        if question is not None:
-            model_answer(question.model_answer)
+        grade_card(record.grade, key=str(record.id), answer=record.text,
+                   model_answer=question.model_answer if question is not None else None)
 
-
-def model_answer(text: str) -> None:
-    """The question's model answer, folded (shown only once answered, so it never spoils the question)."""
-    with st.expander("Model answer", icon=":material/lightbulb:"):
-        literal(text)
 
 
 def transcript(detail: SessionDetail) -> None:

@@ -43,11 +43,16 @@ def search(bundle: Bundle) -> None:
     if not hits:
         st.info("No passage matches those words.")
     titles = {doc_id: doc.title for doc_id, doc in bundle.knowledge.items()}
-    for hit in hits:  # headings, titles and passages may come from uploaded notes: plain text only
+    for rank, hit in enumerate(hits, start=1):  # headings, titles and passages may come from uploaded notes
         with st.container(border=True):
             widgets.literal(f"{hit.heading} · {titles.get(hit.document, hit.document)}")
-            widgets.literal_caption(f"{hit.reference} · score {hit.score:.4f}")
+            widgets.literal_caption(f"{hit.reference} · {relevance(rank)}")
             widgets.literal(hit.excerpt)
+
+
+def relevance(rank: int) -> str:
+    """How a result ranks, in words: the fused score (meaning and exact words) has no meaning on its own."""
+    return "best match" if rank == 1 else f"related · #{rank}"
 
 
 def documents(bundle: Bundle) -> None:

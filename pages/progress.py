@@ -1,8 +1,10 @@
-"""Progress page: a profile's scores over time, averages by topic and by criterion, and what to practise next."""
+"""Progress page: a profile's question scores over time, averages by topic and by criterion, the questions due for
+practice today, and what to practise next."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, date, datetime, timedelta
 from statistics import fmean
 
 import altair as alt
@@ -12,6 +14,7 @@ import streamlit as st
 from app import services, widgets
 from app.services import (
     CriterionAverage,
+    DueQuestion,
     ProgressReport,
     Question,
     ScorePoint,
@@ -20,10 +23,19 @@ from app.services import (
 )
 
 # Bare strings in a page script would be rendered by Streamlit's magic, so constants are explained in comments.
-RECENT = 5  # answers covered by the "recent average" metric
+RECENT = 5  # questions covered by the "recent average" metric
 TOOLTIP_CHARS = 90
 INTERVIEW_PROFILE_KEY = "profile"  # where the Interview page keeps the profile typed there
-BAR_HEIGHT = 26
+BAR_HEIGHT = 30
+MIN_BAR = 0.08  # a score of 0 still gets a sliver of bar (its label says 0.0)
+DUE_SHOWN = 10  # due questions listed; the rest are counted
+DAY_TICKS = 8  # about this many date ticks on the time axis
+# One colour per score band, the same in every chart and badge: Weak < 4 ≤ Partial < 6 ≤ Solid < 8 ≤ Strong.
+BAND_BADGES = {"Weak": "red", "Partial": "orange", "Solid": "blue", "Strong": "green"}
+BAND_COLOURS = {"Weak": "#ff4b4b", "Partial": "#ffa421", "Solid": "#1c83e1", "Strong": "#21c354"}
+BAND_SCALE = alt.Scale(domain=list(BAND_COLOURS), range=list(BAND_COLOURS.values()))
+LEVEL_TO_SCORE = 2.5  # criterion levels (0-4) take the band of the same share of the 0-10 score scale
+FULL_LABELS = alt.Axis(labelLimit=0, labelOverlap=False)  # every category label, never cut short or hidden
 
 
 def main() -> None:
@@ -36,13 +48,12 @@ def main() -> None:
     if report.empty:
         _nothing_yet("This profile has no scored answers yet. Answer a few questions and come back.")
         return
+    questions = services.content().questions
     _headline(report)
-    _score_over_time(report.timeline, services.content().questions)
-    topics, criteria = st.columns(2)
-    with topics:
-        _topic_chart(report.topics)
-    with criteria:
-        _criterion_chart(report.criteria)
+    _due_today(profile, services.practice_due(profile), questions)
+    _score_over_time(report.timeline, questions)
+    _topic_chart(report.topics)
+    _criterion_chart(report.criteria)
     _weakest(report.weakest)
 
 
@@ -67,43 +78,115 @@ def _nothing_yet(message: str) -> None:
     st.page_link("pages/interview.py", label="Start an interview", icon=":material/record_voice_over:")
 
 
+# ---------------------------------------------------------------- headline
+
+
 def _headline(report: ProgressReport) -> None:
     scores = [p.overall for p in report.timeline]
     answered, average, recent = st.columns(3)
-    answered.metric("Scored answers", len(scores), help="Main questions only; follow-up answers are not counted.")
+    answered.metric("Questions scored", len(scores),
+                    help="Each question asked counts once: its score is the mean of your answer and the answers "
+                         "to its follow-ups.")
     if not scores:
         return
     overall = fmean(scores)
     average.metric("Average score", f"{overall:.1f} / 10")
     latest = fmean(scores[-RECENT:])
-    recent.metric(f"Last {min(RECENT, len(scores))} answers", f"{latest:.1f} / 10", delta=f"{latest - overall:+.1f}",
-                  help="Compared with your average over every answer.")
+    change = round(latest - overall, 1)
+    recent.metric(f"Last {min(RECENT, len(scores))} questions", f"{latest:.1f} / 10",
+                  delta=f"{change:+.1f}" if change else None,
+                  help="Compared with your average over every question.")
+
+
+# ---------------------------------------------------------------- due today
+
+
+def _due_today(profile: str, due: list[DueQuestion], questions: dict[str, Question]) -> None:
+    st.subheader("Due today")
+    if not due:
+        st.caption("Nothing to practise again today. A question comes back on the day your practice plan "
+                   "schedules it: soon after a low score, much later after a strong one.")
+        return
+    st.caption("Questions you have answered before that your practice plan brings back today, most overdue "
+               "first. The lower the last score, the sooner a question returns.")
+    for item in due[:DUE_SHOWN]:
+        _due_card(item, questions.get(item.question_id))
+    if len(due) > DUE_SHOWN:
+        st.caption(f"And {len(due) - DUE_SHOWN} more.")
+    if st.button(f"Practise {min(len(due), services.PRACTICE_LIMIT)} due questions now", type="primary",
+                 icon=":material/replay:", key="practise_due"):
+        _start_practice(profile)
+
+
+def _due_card(item: DueQuestion, question: Question | None) -> None:
+    band = services.score_band(item.last_score)
+    with st.container(border=True):
+        widgets.literal(question.prompt if question is not None else item.question_id)
+        # our words and a topic slug only: Markdown here is safe
+        st.markdown(f":{BAND_BADGES[band]}-badge[Last score {item.last_score:.1f} / 10 · {band}] "
+                    f":gray[{item.topic or 'no topic'} · answered {_day(item.last_answered_at)} · "
+                    f"due since {_day(item.due_at)}]")
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment:%b %d}" if moment.year == datetime.now(UTC).year else f"{moment:%b %d, %Y}"
+
+
+def _start_practice(profile: str) -> None:
+    session_id = services.start_practice(profile)
+    if session_id is None:
+        st.info("Nothing is due any more.", icon=":material/check_circle:")
+        return
+    st.session_state[INTERVIEW_PROFILE_KEY] = profile
+    st.switch_page("pages/interview.py", query_params={"session": str(session_id)})
+
+
+# ---------------------------------------------------------------- charts
 
 
 def _score_over_time(timeline: list[ScorePoint], questions: dict[str, Question]) -> None:
     st.subheader("Score over time")
-    if not timeline:
-        st.caption("Only follow-up or ad-hoc answers so far: the timeline shows answers to main questions.")
-        return
     frame = pd.DataFrame([dataclasses.asdict(p) for p in timeline])
     frame["answered_at"] = frame["answered_at"].dt.tz_convert("UTC").dt.tz_localize(None)
     frame["topic"] = frame["topic"].fillna("ad-hoc")
     frame["question"] = [_question_label(q, questions) for q in frame["question_id"]]
-    base = alt.Chart(frame).encode(
-        x=alt.X("answered_at:T", title="Answered (UTC)"),
-        y=alt.Y("overall:Q", title="Score", scale=alt.Scale(domain=[0, 10])),
-    )
-    points = base.mark_point(filled=True, size=80).encode(
-        color=alt.Color("topic:N", title="Topic"),
-        tooltip=[
-            alt.Tooltip("question:N", title="Question"),
-            alt.Tooltip("answered_at:T", title="Answered (UTC)", format="%Y-%m-%d %H:%M"),
-            alt.Tooltip("overall:Q", title="Score", format=".1f"),
-            alt.Tooltip("topic:N", title="Topic"),
-            alt.Tooltip("session_id:Q", title="Session"),
-        ],
-    )
-    st.altair_chart(base.mark_line(color="#9aa0a6") + points, width="stretch")
+    frame["band"] = [services.score_band(score) for score in frame["overall"]]
+    first, last = frame["answered_at"].min().date(), frame["answered_at"].max().date()
+    day = alt.X("yearmonthdate(answered_at):T", title="Day (UTC)", scale=alt.Scale(domain=_days_around(first, last)),
+                axis=alt.Axis(format="%b %d", tickCount={"interval": "day", "step": _day_step(first, last)}))
+    score = alt.Y("overall:Q", title="Question score", scale=alt.Scale(domain=[0, 10]))
+    daily = alt.Chart(frame).mark_line(color="#9aa0a6", point=False).encode(
+        x=day, y=alt.Y("mean(overall):Q", title="Question score", scale=alt.Scale(domain=[0, 10])))
+    points = alt.Chart(frame).mark_point(filled=True, size=80).encode(
+        x=day, y=score, color=alt.Color("band:N", title="Band", scale=BAND_SCALE), tooltip=_timeline_tooltip())
+    st.altair_chart(daily + points, width="stretch")
+    st.caption("Each dot is one question; the line joins your average score per day.")
+
+
+def _timeline_tooltip() -> list[alt.Tooltip]:
+    return [
+        alt.Tooltip("question:N", title="Question"),
+        alt.Tooltip("answered_at:T", title="Answered (UTC)", format="%Y-%m-%d %H:%M"),
+        alt.Tooltip("overall:Q", title="Score", format=".1f"),
+        alt.Tooltip("band:N", title="Band"),
+        alt.Tooltip("answers:Q", title="Answers (with follow-ups)"),
+        alt.Tooltip("topic:N", title="Topic"),
+        alt.Tooltip("session_id:Q", title="Session"),
+    ]
+
+
+def _days_around(first: date, last: date) -> list[alt.DateTime]:
+    """The answered days with one more on each side, so a single day sits in the middle of the axis."""
+    return [_vega_day(first - timedelta(days=1)), _vega_day(last + timedelta(days=1))]
+
+
+def _vega_day(day: date) -> alt.DateTime:
+    return alt.DateTime(year=day.year, month=day.month, date=day.day)
+
+
+def _day_step(first: date, last: date) -> int:
+    """Days between ticks: one a day over a short span, about DAY_TICKS ticks over a long one."""
+    return max(1, ((last - first).days + 2) // DAY_TICKS)
 
 
 def _question_label(question_id: str | None, questions: dict[str, Question]) -> str:
@@ -122,27 +205,37 @@ def _topic_chart(topics: list[TopicAverage]) -> None:
         st.caption("No bank topic answered yet.")
         return
     frame = pd.DataFrame([dataclasses.asdict(t) for t in topics])
-    chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("average:Q", title="Average score (0-10)", scale=alt.Scale(domain=[0, 10])),
-        y=alt.Y("topic:N", title=None, sort="x"),
-        tooltip=[alt.Tooltip("topic:N", title="Topic"), alt.Tooltip("average:Q", title="Average", format=".1f"),
-                 alt.Tooltip("count:Q", title="Answers")],
-    ).properties(height=BAR_HEIGHT * len(frame) + 40)
-    st.altair_chart(chart, width="stretch")
+    frame["band"] = [services.score_band(a) for a in frame["average"]]
+    frame["label"] = [f"{a:.1f}" for a in frame["average"]]
+    frame["bar"] = frame["average"].clip(lower=MIN_BAR)
+    tooltip = [alt.Tooltip("topic:N", title="Topic"), alt.Tooltip("average:Q", title="Average", format=".1f"),
+               alt.Tooltip("band:N", title="Band"), alt.Tooltip("count:Q", title="Questions")]
+    st.altair_chart(_bars(frame, "topic", alt.X("bar:Q", title="Average question score (0-10)",
+                                                scale=alt.Scale(domain=[0, 10])), tooltip), width="stretch")
 
 
 def _criterion_chart(criteria: list[CriterionAverage]) -> None:
     st.subheader("Average level by criterion")
     frame = pd.DataFrame([dataclasses.asdict(c) for c in criteria])
     frame["criterion"] = _distinct_titles(criteria)
-    chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("average_level:Q", title="Average level (0-4)", scale=alt.Scale(domain=[0, 4])),
-        y=alt.Y("criterion:N", title=None, sort="x"),
-        tooltip=[alt.Tooltip("criterion:N", title="Criterion"), alt.Tooltip("rubric:N", title="Rubric"),
-                 alt.Tooltip("average_level:Q", title="Average level", format=".2f"),
-                 alt.Tooltip("count:Q", title="Answers")],
-    ).properties(height=BAR_HEIGHT * len(frame) + 40)
-    st.altair_chart(chart, width="stretch")
+    frame["band"] = [services.score_band(level * LEVEL_TO_SCORE) for level in frame["average_level"]]
+    frame["label"] = [f"{level:.1f}" for level in frame["average_level"]]
+    frame["bar"] = frame["average_level"].clip(lower=MIN_BAR * 4 / 10)
+    tooltip = [alt.Tooltip("criterion:N", title="Criterion"), alt.Tooltip("rubric:N", title="Rubric"),
+               alt.Tooltip("average_level:Q", title="Average level", format=".1f"),
+               alt.Tooltip("band:N", title="Band"), alt.Tooltip("count:Q", title="Answers")]
+    st.altair_chart(_bars(frame, "criterion", alt.X("bar:Q", title="Average level (0-4)",
+                                                    scale=alt.Scale(domain=[0, 4])), tooltip), width="stretch")
+
+
+def _bars(frame: pd.DataFrame, category: str, x: alt.X, tooltip: list[alt.Tooltip]) -> alt.LayerChart:
+    """Horizontal bars, lowest first, every label in full, coloured by band, each with its value written at
+    its end (so a zero still shows as 0.0)."""
+    y = alt.Y(f"{category}:N", title=None, sort=list(frame[category]), axis=FULL_LABELS)
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=x, y=y, color=alt.Color("band:N", title="Band", scale=BAND_SCALE), tooltip=tooltip)
+    values = alt.Chart(frame).mark_text(align="left", dx=4).encode(x=x, y=y, text="label:N")
+    return (bars + values).properties(height=BAR_HEIGHT * len(frame) + 50)
 
 
 def _distinct_titles(criteria: list[CriterionAverage]) -> list[str]:
@@ -151,11 +244,15 @@ def _distinct_titles(criteria: list[CriterionAverage]) -> list[str]:
     return [f"{c.title} ({c.rubric})" if titles.count(c.title) > 1 else c.title for c in criteria]
 
 
+# ---------------------------------------------------------------- advice
+
+
 def _weakest(areas: list[WeakArea]) -> None:
     st.subheader("Weakest areas")
     if not areas:
-        st.caption(f"Nothing to point at yet: a topic or criterion needs at least "
-                   f"{services.MIN_ANSWERS_FOR_COMPARISON} scored answers before it is compared with the others.")
+        st.caption(f"Nothing to point at yet: a topic needs at least {services.MIN_ANSWERS_FOR_COMPARISON} scored "
+                   f"questions, a criterion {services.MIN_ANSWERS_FOR_COMPARISON} scored answers, before it is "
+                   "compared with the others.")
         return
     for area in areas:
         with st.container(border=True):

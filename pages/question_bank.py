@@ -1,8 +1,10 @@
-"""Question bank: browse and filter every question, and add new ones from pasted or uploaded YAML."""
+"""Question bank: find a question by words, topic or difficulty, read what a strong answer covers, practise it
+on its own, and add new questions from pasted or uploaded YAML."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from math import ceil
 
 import streamlit as st
 
@@ -10,45 +12,68 @@ from app import services, widgets
 from app.services import Bundle, Question
 
 DIFFICULTIES = ["easy", "medium", "hard"]
+DIFFICULTY_COLORS = {"easy": "green", "medium": "orange", "hard": "red"}
+PAGE_SIZE = 10
+PAGE = "bank_page"
 PASTED_NAME = services.PASTED_NAME
 OUTCOME = "bank_add_outcome"
 
 
+# ---------------------------------------------------------------- finding questions
+
+
+def topic_label(topic: str) -> str:
+    words = services.topic_words(topic)
+    return words[:1].upper() + words[1:]
+
+
 def matches(question: Question, words: list[str]) -> bool:
-    """Every word appears in the question's id, prompt, topic, tags, key points, follow-ups or model answer."""
-    haystack = " ".join([question.id, question.prompt, question.topic, question.model_answer, *question.tags,
-                         *(p.text for p in question.key_points), *(f.prompt for f in question.follow_ups)])
-    return all(word in haystack.lower() for word in words)
+    """Every word appears in the question's prompt or topic (as a slug or in plain words), ignoring case."""
+    haystack = " ".join([question.prompt, question.topic, services.topic_words(question.topic)]).lower()
+    return all(word in haystack for word in words)
+
+
+def first_page() -> None:
+    st.session_state[PAGE] = 0
 
 
 def filtered(bundle: Bundle) -> list[Question]:
-    left, middle, right = st.columns([2, 2, 3])
-    topics = left.multiselect("Topic", bundle.topics(), placeholder="All topics", key="bank_topics")
-    levels = middle.multiselect("Difficulty", DIFFICULTIES, placeholder="Any difficulty", key="bank_levels")
-    query = right.text_input("Search", placeholder="Words from the prompt, key points, follow-ups, answer or tags",
-                             key="bank_query")
+    search, topic, level = st.columns([3, 2, 2], vertical_alignment="bottom")
+    query = search.text_input("Search", placeholder="Words from the question or its topic, e.g. latency",
+                              key="bank_query", on_change=first_page)
+    topics = topic.multiselect("Topic", bundle.topics(), format_func=topic_label, placeholder="All topics",
+                               key="bank_topics", on_change=first_page)
+    levels = level.multiselect("Difficulty", DIFFICULTIES, placeholder="Any difficulty", key="bank_levels",
+                               on_change=first_page)
     words = query.lower().split()
-    return [q for q in bundle.questions.values()
-            if (not topics or q.topic in topics) and (not levels or q.difficulty in levels) and matches(q, words)]
+    found = [q for q in bundle.questions.values()
+             if (not topics or q.topic in topics) and (not levels or q.difficulty in levels) and matches(q, words)]
+    return sorted(found, key=lambda q: (q.topic, DIFFICULTIES.index(q.difficulty), q.id))
+
+
+# ---------------------------------------------------------------- one card per question
 
 
 def question_card(question: Question, bundle: Bundle) -> None:
     with st.container(border=True):
         widgets.literal(question.prompt)
-        # Topic and id are slugs and rubric titles come from the bundled rubrics, so this caption can be Markdown.
-        rubrics = ", ".join(r.title for r in bundle.rubrics_for(question))
-        st.caption(f"{question.topic} · {question.difficulty} · rubrics: {rubrics} · id {question.id}")
-        with st.expander("Key points, follow-ups and model answer"):
-            details(question, bundle.question_files[question.id])
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.badge(topic_label(question.topic), icon=":material/sell:", color="blue")
+            st.badge(question.difficulty.capitalize(), color=DIFFICULTY_COLORS[question.difficulty])
+            st.space("stretch")
+            if st.button("Practise this", key=f"practise-{question.id}", icon=":material/play_arrow:",
+                         help="Start a one-question interview on this question, with one follow-up."):
+                practise(question)
+        with st.expander("What a strong answer covers", icon=":material/lightbulb:"):
+            strong_answer(question)
+        with st.expander("Details", icon=":material/info:"):
+            details(question, bundle)
 
 
-def details(question: Question, source_file: str) -> None:
-    """Everything below comes from a question file, which may be one a user added: shown as plain text."""
-    widgets.literal_caption(f"From {source_file}")
+def strong_answer(question: Question) -> None:
+    """Key points, pitfalls and the model answer: text from a question file (maybe a user's), so plain text."""
     st.markdown("**Key points**")
-    widgets.literal(bulleted(f"{p.text} ({p.criterion})" for p in question.key_points))
-    st.markdown("**Follow-ups**")
-    widgets.literal(bulleted(f.prompt for f in question.follow_ups))
+    widgets.literal(bulleted(p.text for p in question.key_points))
     if question.misconceptions:
         st.markdown("**Misconceptions to avoid**")
         widgets.literal(bulleted(m.claim for m in question.misconceptions))
@@ -56,15 +81,61 @@ def details(question: Question, source_file: str) -> None:
     widgets.literal(question.model_answer)
 
 
+def details(question: Question, bundle: Bundle) -> None:
+    """What question authors need: id, file, rubrics, references and the follow-ups the interviewer may ask."""
+    rubrics = ", ".join(f"{r.title} ({r.id})" for r in bundle.rubrics_for(question))
+    widgets.literal_caption(f"Id: {question.id}\nFile: {bundle.question_files[question.id]}\n"
+                            f"Topic: {question.topic}\nRubrics: {rubrics}\n"
+                            f"References: {', '.join(question.references)}"
+                            + (f"\nTags: {', '.join(question.tags)}" if question.tags else ""))
+    st.markdown("**Follow-ups**")
+    widgets.literal(bulleted(f"{f.prompt} ({f.criterion})" for f in question.follow_ups))
+
+
 def bulleted(items: Iterable[str]) -> str:
     return "\n".join(f"• {item}" for item in items)
 
 
+def practise(question: Question) -> None:
+    """Open a one-question interview on ``question`` and show it on the Interview page."""
+    try:
+        session_id = services.start_question_practice([question.id])
+    except (services.PlanError, ValueError) as exc:
+        st.error(f"The interview could not start: {exc}", icon=":material/error:")
+        return
+    st.switch_page("pages/interview.py", query_params={"session": str(session_id)})
+
+
+# ---------------------------------------------------------------- the list, a page at a time
+
+
 def browse(bundle: Bundle) -> None:
-    questions = filtered(bundle)
-    st.caption(f"Showing {len(questions)} of {len(bundle.questions)} questions.")
-    for question in sorted(questions, key=lambda q: (q.topic, DIFFICULTIES.index(q.difficulty), q.id)):
+    found = filtered(bundle)
+    pages = max(1, ceil(len(found) / PAGE_SIZE))
+    page = min(st.session_state.get(PAGE, 0), pages - 1)
+    shown = found[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    if not found:
+        st.info("No question matches. Try fewer words, or clear the topic and difficulty filters.")
+    else:
+        st.caption(f"Showing {page * PAGE_SIZE + 1}–{page * PAGE_SIZE + len(shown)} of {len(found)} matching "
+                   f"questions ({len(bundle.questions)} in the bank).")
+    for question in shown:
         question_card(question, bundle)
+    if pages > 1:
+        pager(page, pages)
+
+
+def pager(page: int, pages: int) -> None:
+    with st.container(horizontal=True, horizontal_alignment="center", vertical_alignment="center"):
+        st.button("Previous", key="bank_previous", icon=":material/chevron_left:", disabled=page == 0,
+                  on_click=turn_page, args=(page - 1,))
+        st.caption(f"Page {page + 1} of {pages}")
+        st.button("Next", key="bank_next", icon=":material/chevron_right:", icon_position="right",
+                  disabled=page >= pages - 1, on_click=turn_page, args=(page + 1,))
+
+
+def turn_page(page: int) -> None:
+    st.session_state[PAGE] = page
 
 
 # ---------------------------------------------------------------- adding questions
@@ -144,7 +215,8 @@ def content_problems(bundle: Bundle) -> None:
 def main() -> None:
     st.title("Question bank")
     bundle = services.content()
-    st.markdown(f"{bundle.summary()} · {len(bundle.topics())} topics")
+    st.caption(f"{len(bundle.questions)} questions on {len(bundle.topics())} topics. Find one, read what a strong "
+               "answer covers, or practise it on its own with one follow-up.")
     content_problems(bundle)
     browse_tab, add_tab = st.tabs(["Browse", "Add questions"], key="bank_tab")
     with browse_tab:

@@ -1,4 +1,5 @@
-"""Review page: find a past interview, read its scored transcript and download it as Markdown or JSON.
+"""Review page: find a past interview, read its scored transcript (one folded section per question) and download
+it as Markdown or JSON.
 
 ``?session=ID`` in the URL opens that session directly (the Interview page links here that way).
 """
@@ -12,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from app import services, widgets
-from app.services import NotFoundError, SessionDetail, SessionSummary
+from app.services import NotFoundError, SessionDetail, SessionSummary, TurnRecord
 
 ALL = "All"
 SESSION_PARAM = "session"
@@ -51,7 +52,8 @@ def _filters() -> dict[str, Any]:
     profile = profile_col.selectbox("Profile", [ALL, *profiles], key="review_profile")
     since = since_col.date_input("Started on or after (UTC)", value=None, key="review_since")
     topic = topic_col.selectbox("Topic", [ALL, *services.content().topics()], key="review_topic")
-    min_score = score_col.slider("Lowest average score", 0.0, 10.0, 0.0, step=0.5, key="review_min_score",
+    min_score = score_col.slider("Lowest average score", 0.0, 10.0, 0.0, step=0.5, format="%.1f",
+                                 key="review_min_score",
                                  help="Sessions with no scored answer are hidden once this is above 0.")
     return {
         "profile": None if profile == ALL else profile,
@@ -67,9 +69,11 @@ def _start_of(day: date | None) -> datetime | None:
 
 
 _COLUMNS = {
-    "Session": st.column_config.NumberColumn(format="%d"),
-    "Started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-    "Average": st.column_config.NumberColumn(format="%.1f / 10"),
+    "Session": st.column_config.NumberColumn(format="%d", width="small"),
+    "Started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="medium"),
+    "Average": st.column_config.NumberColumn(format="%.1f / 10", width="small",
+                                             help="Mean of the question scores; a question's score is the mean "
+                                                  "of its answer and its follow-up answers."),
 }
 
 
@@ -112,15 +116,18 @@ def _label(summary: SessionSummary) -> str:
 
 def _session(detail: SessionDetail) -> None:
     st.subheader(f"Session {detail.id}")
-    widgets.literal_caption(f"Profile: {detail.profile} · interviewer: {detail.interviewer} · judge: {detail.judge}")
+    widgets.literal_caption(f"Started {detail.started_at:%Y-%m-%d %H:%M} UTC · profile: {detail.profile} · "
+                            f"interviewer: {detail.interviewer} · judge: {detail.judge}")
     average = services.average_score(detail)
-    status, started, answers, score = st.columns(4)
+    status, questions, answers, score = st.columns(4)  # the start time is too wide for a metric in a quarter
     status.metric("Status", detail.status)
-    started.metric("Started (UTC)", f"{detail.started_at:%Y-%m-%d %H:%M}")
+    questions.metric("Questions", sum(t.kind == "question" for t in detail.turns))
     answers.metric("Answers", len(detail.answers))
-    score.metric("Average score", "—" if average is None else f"{average:.1f} / 10")
+    score.metric("Average score", "—" if average is None else f"{average:.1f} / 10",
+                 help="Mean of the question scores; a question's score is the mean of its answer and its "
+                      "follow-up answers.")
     _downloads(detail)
-    widgets.transcript(detail)
+    _transcript(detail)
 
 
 def _downloads(detail: SessionDetail) -> None:
@@ -131,6 +138,44 @@ def _downloads(detail: SessionDetail) -> None:
     json_file.download_button("Download JSON", services.session_json_text(detail),
                               file_name=f"interview-{detail.id}.json", mime="application/json", on_click="ignore",
                               icon=":material/data_object:", key="review_download_json")
+
+
+# ---------------------------------------------------------------- transcript, one folded section per question
+
+
+def _transcript(detail: SessionDetail) -> None:
+    """Notes before the first question, then each question with its answers and follow-ups in an expander (the
+    first one open); each grade card keeps its details folded under the score."""
+    scores = services.question_scores(detail)
+    by_id = {t.id: t for t in detail.turns}
+    for number, (asked, turns) in enumerate(_by_question(detail.turns)):
+        if asked is None:
+            for record in turns:
+                widgets.turn(record)
+            continue
+        with st.expander(_section_label(number, asked, scores.get(asked.id)), expanded=number == 1,
+                         icon=":material/forum:"):
+            for record in turns:
+                widgets.turn(record, by_id.get(record.parent_turn_id or -1))
+
+
+def _by_question(turns: list[TurnRecord]) -> list[tuple[TurnRecord | None, list[TurnRecord]]]:
+    """The turns cut at each main question: (question, its turns up to the next question); turns before the first
+    question come first, under None (always, so questions are numbered from 1)."""
+    sections: list[tuple[TurnRecord | None, list[TurnRecord]]] = [(None, [])]
+    for record in turns:
+        if record.kind == "question":
+            sections.append((record, []))
+        sections[-1][1].append(record)
+    return sections
+
+
+def _section_label(number: int, asked: TurnRecord, score: float | None) -> str:
+    """Our own words only (an expander label is Markdown): number, topic slug and score."""
+    topic = f" · {asked.topic}" if asked.topic else ""
+    if score is None:
+        return f"Question {number}{topic} · not scored"
+    return f"Question {number}{topic} · {score:.1f} / 10 · {services.score_band(score)}"
 
 
 main()

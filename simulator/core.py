@@ -10,8 +10,10 @@ import atexit
 import functools
 import sys
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from simulator.config import KNOWLEDGE_DIR, AgentKind, LLMConfig, LLMRoles, Role, Settings
 from simulator.content import bank
@@ -82,7 +84,7 @@ def _claim_scorer(folder: Path) -> ClaimScorer:
 class Simulator:
     """Lazily built services; each heavy piece (model, index) is created at most once."""
 
-    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | Callable[[], Embedder] | None = None,
                  warm_in_background: bool = False):
         self.settings = settings or Settings.load()
         self.warm_in_background = warm_in_background
@@ -93,8 +95,12 @@ class Simulator:
         self.claims = BackgroundLoad(self.settings.claim_model)
         if warm_in_background:
             self.claims.start()
-        if embedder is not None:
+        self._heavy = threading.RLock()  # the model, index and judge are built once, whichever thread asks first
+        self._loader: threading.Thread | None = None
+        self._loader_lock = threading.Lock()
+        if isinstance(embedder, Embedder):
             self.__dict__["embedder"] = embedder  # share one loaded model between simulators
+        self._embedder_factory = embedder if callable(embedder) and not isinstance(embedder, Embedder) else None
 
     # -- content, model and index
 
@@ -105,19 +111,39 @@ class Simulator:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.embed_model)
+        return self._once("embedder", self._embedder_factory or (lambda: Embedder(self.settings.embed_model)))
 
     @cached_property
     def index(self) -> KnowledgeIndex:
-        return self.build_index()
+        return self._once("index", self.build_index)
 
+    def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        """Build ``name`` under the lock, so a background load and a page asking at once share one build."""
+        with self._heavy:
+            if name not in self.__dict__:
+                self.__dict__[name] = make()
+            return self.__dict__[name]
+
+    def start_loading(self) -> None:
+        """Load the model, index and offline judge in a background thread, so a page can show meanwhile."""
+        with self._loader_lock:  # not the build lock: that one is held for the whole load, and this must not wait
+            if self._loader is not None or self.is_ready:
+                return
+            self._loader = threading.Thread(target=lambda: self.offline_judge, name="load-judge", daemon=True)
+            self._loader.start()
+        atexit.register(self._loader.join, 60.0)  # never exit while torch is mid-load in that thread
+
+    def wait_until_ready(self) -> None:
+        """Block until the offline judge is loaded (loading it here if nothing started it)."""
+        _ = self.offline_judge
     def build_index(self, rebuild: bool = False, progress: ProgressCallback | None = None) -> KnowledgeIndex:
-        reranker = load_cross_encoder(self.settings.reranker) if self.settings.reranker else None
-        index = build_index(self.bundle.knowledge.values(), self.embedder, self.settings.data_dir,
-                            rebuild=rebuild, progress=progress, reranker=reranker)
-        self.__dict__["index"] = index
-        self.__dict__.pop("offline_judge", None)
-        return index
+        with self._heavy:
+            reranker = load_cross_encoder(self.settings.reranker) if self.settings.reranker else None
+            index = build_index(self.bundle.knowledge.values(), self.embedder, self.settings.data_dir,
+                                rebuild=rebuild, progress=progress, reranker=reranker)
+            self.__dict__["index"] = index
+            self.__dict__.pop("offline_judge", None)
+            return index
 
     @property
     def index_is_current(self) -> bool:
@@ -126,9 +152,10 @@ class Simulator:
 
     def reload_content(self) -> bank.Bundle:
         """Re-read the YAML and notes (after a user adds content); the index follows on next use."""
-        for name in ("bundle", "index", "offline_judge"):
-            self.__dict__.pop(name, None)
-        return self.bundle
+        with self._heavy:
+            for name in ("bundle", "index", "offline_judge"):
+                self.__dict__.pop(name, None)
+            return self.bundle
 
     # -- judges and interviewers
 
@@ -141,6 +168,9 @@ class Simulator:
 
     @cached_property
     def offline_judge(self) -> GradeFn:
+        return self._once("offline_judge", self._build_offline_judge)
+
+    def _build_offline_judge(self) -> GradeFn:
         self._warm_bank_vectors()
         return offline_judge(self.embedder, self.index.search, fluency=self.fluency, claims=self.claims.get)
 

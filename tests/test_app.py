@@ -79,10 +79,16 @@ def test_refresh_resumes_the_open_session(app_env):
 def test_finished_interview_shows_scorecard_and_retry(app_env):
     at = start_interview(app().run(), profile="finisher")
     submit_answer(at, "I am not sure.")
-    while at.chat_input and not at.exception:
+    while not [b for b in at.button if b.key == "see_debrief"] and not at.exception:
         submit_answer(at, "I do not know.")
     assert not at.exception, at.exception
-    assert any(m.label == "Average score" for m in at.metric)
+    # the last grade stays on screen until the candidate moves on
+    assert any("That was the last question" in s.value for s in at.success)
+    assert at.chat_message[-1].text[0].value == "I do not know."
+    at.button(key="see_debrief").click().run()
+    assert any(m.label == "Interview score" for m in at.metric)
+    assert [b for b in at.button if b.key == "practise_weakest"]
+    assert any("Gaps to work on" in m.value for m in at.markdown)
     retry = at.button(key="retry_weak")
     assert retry.label == "Retry weak questions" and not retry.disabled
     retry.click().run()
@@ -139,3 +145,35 @@ def test_llm_interviewer_streams_and_a_failed_llm_judge_falls_back(app_env, fake
         detail = store.session_detail(int(at.query_params["session"][0]))
     assert detail.interviewer == "llm:fake-model" and detail.judge == "llm:fake-model"
     assert "judge-fallback" in detail.answers[0].grade.flags
+
+
+def test_first_screen_explains_and_offers_a_quick_drill(app_env):
+    at = app().run()
+    assert not at.exception
+    intro = at.markdown[0].value
+    assert "How it works" in intro and "How long" in intro and "What a score means" in intro
+    assert at.radio(key="setup_interviewer").disabled and at.radio(key="setup_judge").disabled  # no endpoint
+    assert any("Settings" in c.value for c in at.caption)
+
+    at.button(key="quick_drill").click().run()
+    assert not at.exception and at.chat_input
+    with Store(app_env["db_url"]) as store:
+        [summary] = store.list_sessions()
+        detail = store.session_detail(summary.id)
+    assert len(detail.plan) == 3 and "cost-which-is-cheaper" in detail.plan
+    assert detail.settings.follow_ups == 1
+
+
+def test_the_progress_line_names_the_question_on_screen(app_env):
+    at = start_interview(app().run(), profile="counter", questions=2)
+    progress = lambda: at.get("progress")[0].proto.text  # noqa: E731
+    assert progress() == "Question 1 of 2"
+    for _ in range(4):  # the first question, then its follow-up(s): the next main question comes in the same run
+        submit_answer(at, "Retrieval keeps facts fresh; fine-tuning shapes behaviour and style.")
+        with Store(app_env["db_url"]) as store:
+            [summary] = store.list_sessions()
+            asked = [t for t in store.session_detail(summary.id).turns if t.kind == "question"]
+        assert progress() == f"Question {len(asked)} of 2"
+        if len(asked) == 2:
+            break
+    assert len(asked) == 2

@@ -123,7 +123,7 @@ def test_one_answered_question_in_chromium(chromium: Path, served_app: str, tmp_
         except Exception as exc:  # Playwright raises its own Error subclasses; any of them means no browser
             pytest.fail(f"Chromium at {chromium} could not start: {exc}")
         page = browser.pages[0] if browser.pages else browser.new_page()
-        start_button = page.get_by_role("button", name="Start interview")
+        start_button = page.get_by_role("button", name=re.compile("Quick drill"))
         try:
             timed("first load to the set-up form (model + index behind the spinner)",
                   lambda: (page.goto(served_app), expect(start_button).to_be_visible(timeout=FIRST_LOAD_S * 1000)))
@@ -133,7 +133,7 @@ def test_one_answered_question_in_chromium(chromium: Path, served_app: str, tmp_
             timed("start interview to the first question",
                   lambda: (start_button.click(), expect(answer_box).to_be_visible(timeout=STEP_S * 1000)))
             answer_box.fill(ANSWER)
-            score = page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(r"^Score$"))
+            score = page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(r"^Score"))
             timed("answer to the grade card",
                   lambda: (answer_box.press("Enter"), expect(score.first).to_be_visible(timeout=STEP_S * 1000)))
             mine = page.get_by_role("group", name="Chat message from user").filter(has_text=ANSWER[:40])

@@ -104,14 +104,14 @@ def sign_in(page, app_url: str, sub: str, email: str) -> None:
 
 
 def start_interview(page, profile: str) -> int:
-    """The set-up form with ``profile``; returns the new session's id from the URL."""
+    """A quick drill under ``profile``; returns the new session's id from the URL."""
     from playwright.sync_api import expect
 
     profile_box = page.get_by_role("textbox", name="Profile", exact=True)
     expect(profile_box).to_be_visible(timeout=STEP_MS)
     profile_box.fill(profile)
     profile_box.press("Enter")
-    page.get_by_role("button", name="Start interview").click()
+    page.get_by_role("button", name=re.compile("Quick drill")).click()
     expect(answer_box(page)).to_be_visible(timeout=STEP_MS)
     match = re.search(r"[?&]session=(\d+)", page.url)
     assert match, f"no ?session= in {page.url}"
@@ -127,16 +127,16 @@ def only_sign_in_screen(page) -> None:
     from playwright.sync_api import expect
 
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=STEP_MS)
-    expect(page.get_by_role("button", name="Start interview")).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("Quick drill"))).to_have_count(0)
     expect(page.get_by_role("textbox", name="Profile", exact=True)).to_have_count(0)
     expect(answer_box(page)).to_have_count(0)
-    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+    expect(page.get_by_test_id("stSidebar").get_by_role("link")).to_have_count(0)
     expect(page.get_by_role("link", name="Review")).to_have_count(0)
 
 
 def open_page(page, name: str) -> None:
     """A page from the sidebar navigation (a click, so the browser session and its state stay)."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name=name).click()
     page.get_by_role("heading", name=name, exact=True).wait_for(timeout=STEP_MS)
 
 
@@ -238,7 +238,7 @@ def test_sign_in_owns_data_and_coach_reads_all(chromium: Path, login_app: str): 
             assert sorted(offered[1:]) == ["ann@example.com", "bob@example.com"], offered
             expect(page.get_by_text("Read-only: you are looking at a candidate's data.")).to_be_visible(
                 timeout=STEP_MS)
-            expect(page.get_by_role("button", name="Start interview")).to_have_count(0)  # nothing in her name
+            expect(page.get_by_role("button", name=re.compile("Quick drill"))).to_have_count(0)  # nothing in her name
             open_page(page, "Review")
             expect(review_choice(page)).to_have_value(
                 re.compile(rf"^#{ann_session} · {ANN_PROFILE} · .* · 1 answer · "), timeout=STEP_MS)

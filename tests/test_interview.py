@@ -385,3 +385,13 @@ def test_terminal_output_drops_control_characters_and_odd_text_is_kept(bundle, s
     assert detail.answers[0].text.startswith("RAG \x1b[31mred"), "stored exactly (except the lone surrogate)"
     shown = export.transcript_text(detail)
     assert "\x1b" not in shown and "red\N{REPLACEMENT CHARACTER}[0m answer ? kept" in shown
+
+
+def test_a_plan_of_chosen_questions_keeps_their_order_and_skips_removed_ones(bundle):
+    from simulator.interview.plan import PlanError, make_plan
+
+    ids = list(bundle.questions)[:3]
+    plan = make_plan(bundle.questions, SessionSettings(questions=1, question_ids=[ids[2], "gone", ids[0]]))
+    assert plan.question_ids == [ids[2], ids[0]] and "gone" in plan.notes[0]
+    with pytest.raises(PlanError, match="none of the chosen questions"):
+        make_plan(bundle.questions, SessionSettings(question_ids=["gone"]))

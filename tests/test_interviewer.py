@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -187,21 +186,7 @@ def test_no_follow_up_after_a_strong_or_unscored_answer(content):
     assert choose_follow_up(question, content.rubrics, None) is None
 
 
-# ---------------------------------------------------------------- offline phrasing
-
-
-def test_offline_phrasing_varies_keeps_the_question_and_is_repeatable(content):
-    interviewer = OfflineInterviewer(seed=4)
-    questions = sorted(content.questions.values(), key=lambda q: q.id)[:12]
-    texts = [interviewer.ask(q, position=1, total=5).text for q in questions]
-    assert all(q.prompt.strip() in t for q, t in zip(questions, texts, strict=True))
-    leads = Counter(t.split(".")[0] for t in texts)
-    assert len(leads) >= 3, "middle questions should not all open the same way"
-    assert texts == [OfflineInterviewer(seed=4).ask(q, 1, 5).text for q in questions]
-    assert "start" in interviewer.ask(questions[0], 0, 5).text.lower() or "first" in \
-        interviewer.ask(questions[0], 0, 5).text.lower() or "kick" in interviewer.ask(questions[0], 0, 5).text.lower()
-    assert "last" in interviewer.ask(questions[0], 4, 5).text.lower() or "final" in \
-        interviewer.ask(questions[0], 4, 5).text.lower()
+# The offline interviewer's phrasing has its own tests: tests/test_interviewer_phrasing.py.
 
 
 # ---------------------------------------------------------------- LLM interviewer

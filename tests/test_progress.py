@@ -93,36 +93,36 @@ def test_an_empty_history_gives_an_empty_report(store, content):
     assert report == progress.ProgressReport()
 
 
-def test_timeline_has_main_answers_oldest_first_without_follow_ups_or_unscored(store, content, fundamentals, rag):
+def test_timeline_has_one_point_per_scored_question_oldest_first(store, content, fundamentals, rag):
     first = Interview(store, content)
     asked = first.main(fundamentals[0], 3.0, {FACTS: 1})
-    first.follow_up(asked, 9.5, {FACTS: 4})
+    first.follow_up(asked, 9.5, {FACTS: 4})  # the question's score is the mean of both answers
     first.unscored(rag[0])
     second = Interview(store, content)
     second.main(rag[0], 7.0, {RETRIEVAL: 3})
     second.adhoc(5.0)
 
     timeline = progress.score_timeline(store.history("ana", scored_only=False))
-    assert [(p.question_id, p.overall, p.session_id) for p in timeline] == [
-        (fundamentals[0], 3.0, first.session_id),
-        (rag[0], 7.0, second.session_id),
-        (None, 5.0, second.session_id),
+    assert [(p.question_id, p.overall, p.session_id, p.answers) for p in timeline] == [
+        (fundamentals[0], 6.25, first.session_id, 2),
+        (rag[0], 7.0, second.session_id, 1),
+        (None, 5.0, second.session_id, 1),
     ]
     assert [p.topic for p in timeline] == ["fundamentals", "rag-architecture", None]
     assert timeline[0].answered_at <= timeline[1].answered_at <= timeline[2].answered_at
 
 
-def test_topic_averages_are_means_of_main_answers_lowest_first(store, content, fundamentals, rag):
+def test_topic_averages_are_means_of_question_scores_lowest_first(store, content, fundamentals, rag):
     interview = Interview(store, content)
     interview.main(rag[0], 8.0, {RETRIEVAL: 3})
     interview.main(rag[1], 6.0, {RETRIEVAL: 2})
     asked = interview.main(fundamentals[0], 4.0, {FACTS: 1})
+    interview.follow_up(asked, 10.0, {FACTS: 4})  # that question scores (4 + 10) / 2 = 7, not a third answer
     interview.main(fundamentals[1], 5.0, {FACTS: 2})
-    interview.follow_up(asked, 10.0, {FACTS: 4})  # would lift fundamentals to 6.33 if it counted
     interview.adhoc(0.5)  # no topic: must not create one
 
     averages = progress.topic_averages(store.history("ana"))
-    assert [(a.topic, a.average, a.count) for a in averages] == [("fundamentals", 4.5, 2), ("rag-architecture", 7.0, 2)]
+    assert [(a.topic, a.average, a.count) for a in averages] == [("fundamentals", 6.0, 2), ("rag-architecture", 7.0, 2)]
 
 
 def test_criterion_averages_count_follow_ups_and_resolve_titles(store, content, fundamentals, rag):
@@ -157,9 +157,11 @@ def test_weakest_topics_need_enough_answers_and_pick_the_plan_mode(store, conten
     assert [(w.key, w.average, w.count) for w in weak_topics] == [("fundamentals", 3.0, 2), ("rag-architecture", 5.5, 2)]
     fundamentals_area, rag_area = weak_topics
     assert fundamentals_area.mode == "retry-low" and fundamentals_area.practise_topic == "fundamentals"
-    assert "retry-low" in fundamentals_area.advice and "2 questions" in fundamentals_area.advice
+    assert "Retry the 2 fundamentals questions you scored below 6" in fundamentals_area.advice
     assert rag_area.mode == "weakest-first", "its only question's latest score is no longer low"
-    assert "weakest-first" in rag_area.advice and "rag-architecture" in rag_area.advice
+    assert "Answer more rag-architecture questions" in rag_area.advice
+    assert not any(word in area.advice for area in weak_topics for word in ("plan mode", "retry-low", "weakest-first")),\
+        "plain words, not the plan's internal names"
 
     lenient = progress.weakest_areas(store.history("ana"), content.rubrics, min_answers=1, limit=1)
     assert [(w.kind, w.key) for w in lenient] == [("topic", "cost-latency"),
@@ -180,7 +182,7 @@ def test_a_weak_criterion_names_where_to_practise_and_what_good_looks_like(store
     assert (facts.label, facts.average, facts.out_of, facts.count) == ("Where facts belong", round(4 / 3, 4), 4, 3)
     assert facts.practise_topic == "fundamentals", "its level is lowest in fundamentals, not rag-architecture"
     assert facts.mode == "retry-low", "fundamentals has a question whose latest score is below 6"
-    assert "weakest in fundamentals: practise those questions with plan mode retry-low" in facts.advice
+    assert "weakest in fundamentals: retry the fundamentals questions you scored below 6." in facts.advice
     target = content.rubrics["behavior-vs-knowledge"].criteria[1]
     assert target.id == "knowledge-placement" and target.levels[3] in facts.advice
 
@@ -198,5 +200,5 @@ def test_report_rows_become_dataframes(store, content, fundamentals):
     Interview(store, content).main(fundamentals[0], 6.5, {FACTS: 2})
     report = progress.progress_report(store.history("ana"), content.rubrics)
     frame = pd.DataFrame([dataclasses.asdict(p) for p in report.timeline])
-    assert list(frame.columns) == ["answered_at", "overall", "topic", "question_id", "session_id"]
+    assert list(frame.columns) == ["answered_at", "overall", "topic", "question_id", "session_id", "answers"]
     assert frame["overall"].tolist() == [6.5]

@@ -130,8 +130,9 @@ def _next_steps(criteria: Sequence[CriterionGrade], points: Sequence[PointEviden
         return []
     target = rising[0]
     first = next(p for p in missed if p.criterion_key == target.key)
-    steps = [f"To lift {target.title} to level {target.level + 1}/4: {shorten(first.key_point, 110).rstrip('.')}."]
+    # Key points are given whole: half a point reads as a different, wrong one.
+    steps = [f"To lift {target.title} to level {target.level + 1}/4: {first.key_point.rstrip('.')}."]
     others = [p for p in missed if p is not first][:2]
     if others:
-        steps.append("Also missing: " + "; ".join(shorten(p.key_point, 90).rstrip(".") for p in others) + ".")
+        steps.append("Also missing: " + "; ".join(p.key_point.rstrip(".") for p in others) + ".")
     return steps

@@ -1,14 +1,14 @@
 """The interviewer role: which questions a session asks, how they are phrased, and which follow-up comes next.
 
-Two interviewers share one contract (:class:`Interviewer`): the offline one phrases questions from
-templates and picks follow-ups from the bank; the LLM one phrases them with a chat model, streaming, and
-falls back to the offline phrasing for any turn where the model fails (noted in that turn's metadata).
+Two interviewers share one contract (:class:`Interviewer`): the offline one phrases questions with the phrase
+sets of :mod:`simulator.interview.phrasing` and picks follow-ups from the bank; the LLM one phrases them with a
+chat model, streaming, and falls back to the offline phrasing for any turn where the model fails (noted in that
+turn's metadata).
 Which follow-up to ask is always decided here from the judge's grade, never by the LLM.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,32 +16,11 @@ from typing import Any, Protocol
 from simulator.content import bank
 from simulator.content.schemas import FollowUp, Question, Rubric
 from simulator.grading.contract import CriterionGrade, Grade, weakness
+from simulator.interview import phrasing
+from simulator.interview.phrasing import area_words, rotate, topic_words
 from simulator.interview.policy import STRONG_ANSWER
 from simulator.llm import ChatModel, LLMError
 from simulator.untrusted import fence_untrusted
-
-OPENERS = (
-    "Let's start with a classic. {prompt}",
-    "To kick things off: {prompt}",
-    "First question. {prompt}",
-)
-MIDDLES = (
-    "Next one. {prompt}",
-    "Let's move on. {prompt}",
-    "Here's another I like to ask. {prompt}",
-    "Switching gears a little. {prompt}",
-    "Good, on to the next. {prompt}",
-)
-LAST = (
-    "Last question. {prompt}",
-    "One final question. {prompt}",
-)
-FOLLOW_UP_LEADS = (
-    "I'd like to dig into {area}. {prompt}",
-    "Let me push on {area} a bit. {prompt}",
-    "You said little about {area}. {prompt}",
-    "Staying on this question, about {area}: {prompt}",
-)
 
 
 @dataclass
@@ -106,12 +85,22 @@ class FollowUpChoice:
     """Key points of that criterion the answer missed."""
 
 
+@dataclass(frozen=True)
+class Previous:
+    """What the interviewer knows about the main question asked before this one, to lead into the next."""
+
+    topic: str
+    """Its topic (a slug)."""
+    strong: bool | None
+    """Whether its answer scored well; None when it was not scored."""
+
+
 class Interviewer(Protocol):
     name: str
     """Label stored with the session, e.g. ``offline`` or ``llm:model``."""
 
-    def ask(self, question: Question, position: int, total: int) -> Speech:
-        """Phrase main question number ``position`` (0-based) of ``total``."""
+    def ask(self, question: Question, position: int, total: int, previous: Previous | None = None) -> Speech:
+        """Phrase main question number ``position`` (0-based) of ``total``; ``previous`` is the one before."""
         ...
 
     def follow_up(self, question: Question, choice: FollowUpChoice, answer: str) -> Speech:
@@ -171,29 +160,65 @@ def _criterion_title(key: str, rubrics: Mapping[str, Rubric]) -> str:
 
 
 class OfflineInterviewer:
-    """Template phrasing, varied but repeatable: the same seed gives the same wording."""
+    """Phrase sets, varied but repeatable: the same seed (the session id) gives the same wording, and each set
+    is walked one phrase per turn so neighbouring turns never repeat one. The prompt is kept word for word."""
 
     name = "offline"
 
     def __init__(self, seed: int = 0):
         self._seed = seed
 
-    def ask(self, question: Question, position: int, total: int) -> Speech:
-        return spoken(self.ask_text(question, position, total))
+    def ask(self, question: Question, position: int, total: int, previous: Previous | None = None) -> Speech:
+        return spoken(self.ask_text(question, position, total, previous))
 
-    def ask_text(self, question: Question, position: int, total: int) -> str:
-        templates = OPENERS if position == 0 else LAST if position == total - 1 and total > 1 else MIDDLES
-        return self._pick(templates, question.id, position).format(prompt=question.prompt.strip())
+    def ask_text(self, question: Question, position: int, total: int, previous: Previous | None = None) -> str:
+        prompt = question.prompt.strip()
+        salt, phrases = _ask_phrases(question, position, total, previous)
+        lead = rotate(phrases, self._seed, salt, position)
+        if salt != "last" and phrasing.has_own_lead(prompt):
+            lead = "{prompt}"  # the question brings its own lead-in ("Let's start simple.")
+        parts = [self._acknowledge(previous, position), self._halfway(position, total), lead]
+        text = " ".join(p for p in parts if p)
+        return text.format(prompt=prompt, topic=topic_words(question.topic), number=position + 1, total=total,
+                           done=position)
+
+    def _acknowledge(self, previous: Previous | None, position: int) -> str:
+        if previous is None or previous.strong is None:
+            return ""
+        phrases = phrasing.AFTER_STRONG if previous.strong else phrasing.AFTER_WEAK
+        return rotate(phrases, self._seed, "after", position)
+
+    def _halfway(self, position: int, total: int) -> str:
+        if total < 4 or position != total // 2:
+            return ""
+        return rotate(phrasing.HALFWAY, self._seed, "halfway", 0)
 
     def follow_up(self, question: Question, choice: FollowUpChoice, answer: str) -> Speech:
         return spoken(self.follow_up_text(question, choice))
 
     def follow_up_text(self, question: Question, choice: FollowUpChoice) -> str:
-        lead = self._pick(FOLLOW_UP_LEADS, question.id, choice.follow_up.prompt)
-        return lead.format(area=choice.criterion_title.lower(), prompt=choice.follow_up.prompt.strip())
+        touched = bool(choice.level)
+        phrases = phrasing.FOLLOW_UP_TOUCHED if touched else phrasing.FOLLOW_UP_OPEN
+        prompts = [f.prompt for f in question.follow_ups]
+        step = prompts.index(choice.follow_up.prompt) if choice.follow_up.prompt in prompts else 0
+        lead = rotate(phrases, self._seed, f"{question.id}|follow-up|{touched}", step)
+        return lead.format(area=area_words(choice.criterion_title), prompt=choice.follow_up.prompt.strip())
 
-    def _pick(self, templates: Sequence[str], *salt: object) -> str:
-        return random.Random(f"{self._seed}|{'|'.join(map(str, salt))}").choice(templates)
+
+def _ask_phrases(question: Question, position: int, total: int,
+                 previous: Previous | None) -> tuple[str, Sequence[str]]:
+    """Which phrase set leads into main question ``position`` of ``total``, with its name (the rotation's salt)."""
+    if total == 1:
+        return "only", phrasing.ONLY_QUESTION
+    if position == 0:
+        return "openers", phrasing.OPENERS
+    if position == total - 1:
+        return "last", phrasing.LAST
+    if previous is None:
+        return "plain", phrasing.NEXT_PLAIN
+    if previous.topic == question.topic:
+        return "same-topic", phrasing.NEXT_SAME_TOPIC
+    return "new-topic", phrasing.NEXT_NEW_TOPIC
 
 
 # ---------------------------------------------------------------- LLM interviewer
@@ -234,9 +259,9 @@ class LLMInterviewer:
         self.name = f"llm:{model_name}"
         self.fallback = fallback or OfflineInterviewer()
 
-    def ask(self, question: Question, position: int, total: int) -> Speech:
+    def ask(self, question: Question, position: int, total: int, previous: Previous | None = None) -> Speech:
         prompt = ASK_PROMPT.format(number=position + 1, total=total, question=question.prompt.strip())
-        return self._speech(prompt, lambda: self.fallback.ask_text(question, position, total))
+        return self._speech(prompt, lambda: self.fallback.ask_text(question, position, total, previous))
 
     def follow_up(self, question: Question, choice: FollowUpChoice, answer: str) -> Speech:
         prompt = FOLLOW_UP_PROMPT.format(

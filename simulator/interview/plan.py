@@ -39,6 +39,8 @@ def make_plan(questions: Mapping[str, Question], settings: SessionSettings,
               scores: Mapping[str, QuestionScore] | None = None, seed: int | None = None) -> QuestionPlan:
     """Choose ``settings.questions`` questions from ``questions`` for ``settings.mode``."""
     scores = scores or {}
+    if settings.question_ids:
+        return _fixed_plan(questions, settings.question_ids)
     pool = [q for q in questions.values() if _matches(q, settings)]
     if not pool:
         known = sorted({q.topic for q in questions.values()})
@@ -58,6 +60,15 @@ def make_plan(questions: Mapping[str, Question], settings: SessionSettings,
         notes.append(f"only {len(chosen)} question(s) match these settings, fewer than the "
                      f"{settings.questions} asked for")
     return QuestionPlan([q.id for q in chosen], notes)
+
+
+def _fixed_plan(questions: Mapping[str, Question], wanted: list[str]) -> QuestionPlan:
+    """The questions asked for by id, in order; ids no longer in the bank are left out with a note."""
+    found = [qid for qid in dict.fromkeys(wanted) if qid in questions]
+    if not found:
+        raise PlanError(f"none of the chosen questions is in the bank any more ({', '.join(wanted)})")
+    missing = [qid for qid in wanted if qid not in questions]
+    return QuestionPlan(found, [f"no longer in the bank, so skipped: {', '.join(missing)}"] if missing else [])
 
 
 def topic_averages(scores: Mapping[str, QuestionScore]) -> dict[str, float]:

@@ -20,9 +20,9 @@ from simulator.content.schemas import Question, Rubric
 from simulator.grading.contract import OFFLINE_JUDGE, Grade, GradeFn, unscored
 from simulator.grading.spec import GradingSpec, SpecPoint, spec_from_question
 from simulator.injection import has_visible_text
-from simulator.interview.interviewer import FollowUpChoice, Interviewer, Speech, choose_follow_up
+from simulator.interview.interviewer import FollowUpChoice, Interviewer, Previous, Speech, choose_follow_up
 from simulator.interview.plan import QuestionPlan, make_plan
-from simulator.interview.policy import MAX_ANSWER_CHARS
+from simulator.interview.policy import MAX_ANSWER_CHARS, STRONG_ANSWER
 from simulator.storage.records import ConflictError, SessionDetail, SessionSettings, TurnRecord
 from simulator.storage.store import Store
 
@@ -238,7 +238,7 @@ class InterviewRunner:
             self.store.finish_session(detail.id)
             return None
         rubrics = {r: self.rubrics[r] for r in question.rubrics}
-        speech = self.interviewer.ask(question, position, len(detail.plan))
+        speech = self.interviewer.ask(question, position, len(detail.plan), _previous(detail))
 
         def store(text: str, speech_meta: dict[str, Any]) -> int:
             turn_id = self._store_spoken(detail.id, last_seq, "question", text, question, rubrics,
@@ -389,6 +389,18 @@ def _combined_grade(detail: SessionDetail, main: TurnRecord) -> Grade | None:
         "criteria": [c.model_copy(update={"level": max(c.level, best.get(c.key, 0))}) for c in grade.criteria],
         "points": [p.model_copy(update={"covered": p.covered or p.key_point in covered}) for p in grade.points],
     })
+
+
+def _previous(detail: SessionDetail) -> Previous | None:
+    """The main question asked last and whether its answer scored well, for the interviewer's next lead-in."""
+    main = _current_main(detail)
+    question = main.question() if main is not None else None
+    if main is None or question is None:
+        return None
+    grade = _combined_grade(detail, main)
+    if grade is None or grade.status != "scored" or grade.overall is None:
+        return Previous(topic=question.topic, strong=None)
+    return Previous(topic=question.topic, strong=grade.overall >= STRONG_ANSWER)
 
 
 def _follow_up_meta(choice: FollowUpChoice) -> dict[str, Any]:

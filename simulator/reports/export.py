@@ -16,6 +16,7 @@ import textwrap
 from typing import Any
 
 from simulator.grading.contract import Grade
+from simulator.reports import scoring
 from simulator.storage.records import SessionDetail, TurnRecord
 from simulator.text import shorten
 
@@ -86,8 +87,9 @@ def session_from_json(data: dict[str, Any]) -> SessionDetail:
 
 
 def average_score(detail: SessionDetail) -> float | None:
-    scored = [a.grade.overall for a in detail.answers if a.grade and a.grade.overall is not None]
-    return round(sum(scored) / len(scored), 2) if scored else None
+    """The session's score: the mean of its questions' scores, each the mean of the question's scored answers
+    (main answer and follow-ups; see :mod:`simulator.reports.scoring`). None when nothing is scored."""
+    return scoring.session_score(detail)
 
 
 # ---------------------------------------------------------------- Markdown transcript
@@ -101,7 +103,7 @@ def session_markdown(detail: SessionDetail) -> str:
         f"- Started: {detail.started_at:%Y-%m-%d %H:%M} UTC; status: {detail.status}",
         f"- Interviewer: {inert_markdown(detail.interviewer)}; judge: {inert_markdown(detail.judge)}",
         f"- Average score: {'not scored' if average is None else f'{average:.1f} / 10'} "
-        f"over {len(detail.answers)} answer(s)",
+        f"over {len(scoring.question_scores(detail))} scored question(s), {len(detail.answers)} answer(s)",
         "",
     ]
     by_id = {t.id: t for t in detail.turns}

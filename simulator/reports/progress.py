@@ -1,13 +1,13 @@
 """A candidate's progress, computed from ``Store.history``: scores over time, averages and weakest areas.
 
-Pure functions over :class:`~simulator.store.HistoryEntry` lists; the Progress page turns the results into
-DataFrames and charts. What counts where:
+Pure functions over :class:`~simulator.storage.records.HistoryEntry` lists; the Progress page turns the results
+into DataFrames and charts. What counts where follows :mod:`simulator.reports.scoring`:
 
-* The score timeline and topic averages use **main answers only**. A follow-up answer is graded on the one
-  criterion it probes, so its overall score is not comparable with the score of a whole answer.
+* The score timeline and topic averages use **question scores**: each asked question once, scored as the mean of
+  its main answer and its follow-up answers (the same figure Review and the scorecard average).
 * Criterion averages count **every** scored answer, follow-ups included: a follow-up's level is a genuine
   reading of the criterion it probes.
-* Answers to ad-hoc questions (no bank question, no topic) appear on the timeline but in no topic average.
+* Ad-hoc questions (no bank question, no topic) appear on the timeline but in no topic average.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from typing import Literal
 from simulator.content.schemas import Criterion, Rubric
 from simulator.grading.spec import REFERENCE_RUBRIC
 from simulator.interview.policy import LOW_SCORE
+from simulator.reports.scoring import QuestionResult, question_results
 from simulator.storage.records import HistoryEntry, PlanMode
 
 MIN_ANSWERS = 2
-"""A topic or criterion needs at least this many scored answers before it can be called weak."""
+"""A topic needs this many scored questions, a criterion this many scored answers, before it can be called weak."""
 WEAKEST_PER_KIND = 3
 """How many weakest topics, and how many weakest criteria, are reported."""
 TARGET_LEVEL = 3
@@ -35,15 +36,17 @@ TARGET_LEVEL = 3
 @dataclass(frozen=True)
 class ScorePoint:
     answered_at: datetime
-    """When the answer was given (UTC)."""
+    """When the question was first answered (UTC)."""
     overall: float
-    """Overall score, 0 to 10."""
+    """The question's score, 0 to 10: the mean of its main answer and follow-up answers."""
     topic: str | None
     """Topic of the question; None for an ad-hoc question."""
     question_id: str | None
     """Bank question answered; None for an ad-hoc question."""
     session_id: int
-    """Session the answer belongs to."""
+    """Session the question was asked in."""
+    answers: int
+    """Scored answers behind the score (the main answer and follow-ups)."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,9 @@ class TopicAverage:
     topic: str
     """Bank topic."""
     average: float
-    """Mean overall score of the scored main answers in this topic, 0 to 10."""
+    """Mean question score of the scored questions in this topic, 0 to 10."""
     count: int
-    """Number of those answers."""
+    """Number of those questions (a question asked in two sessions counts twice)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class WeakArea:
     out_of: int
     """Top of the ``average`` scale: 10 or 4."""
     count: int
-    """Scored answers behind the average."""
+    """Scored questions (topic) or answers (criterion) behind the average."""
     practise_topic: str | None
     """Topic to practise next; None when only ad-hoc answers touched a criterion."""
     mode: PlanMode
@@ -95,7 +98,7 @@ class WeakArea:
 @dataclass(frozen=True)
 class ProgressReport:
     timeline: list[ScorePoint] = field(default_factory=list)
-    """Scored main answers, oldest first."""
+    """Scored questions, oldest first."""
     topics: list[TopicAverage] = field(default_factory=list)
     """Per-topic averages, lowest first."""
     criteria: list[CriterionAverage] = field(default_factory=list)
@@ -121,18 +124,17 @@ def progress_report(history: Iterable[HistoryEntry], rubrics: Mapping[str, Rubri
 
 
 def score_timeline(history: Iterable[HistoryEntry]) -> list[ScorePoint]:
-    """One point per scored main answer, oldest first."""
-    main = sorted(_main_answers(history), key=lambda e: (e.answered_at, e.turn_id))
-    return [ScorePoint(answered_at=e.answered_at, overall=e.overall, topic=e.topic, question_id=e.question_id,
-                       session_id=e.session_id) for e in main if e.overall is not None]
+    """One point per scored question, oldest first."""
+    return [ScorePoint(answered_at=r.answered_at, overall=r.score, topic=r.topic, question_id=r.question_id,
+                       session_id=r.session_id, answers=r.answers) for r in question_results(history)]
 
 
 def topic_averages(history: Iterable[HistoryEntry]) -> list[TopicAverage]:
-    """Mean overall score per topic over scored main answers, lowest first (ties by name)."""
+    """Mean question score per topic, lowest first (ties by name)."""
     by_topic: dict[str, list[float]] = defaultdict(list)
-    for entry in _main_answers(history):
-        if entry.topic is not None and entry.overall is not None:
-            by_topic[entry.topic].append(entry.overall)
+    for result in question_results(history):
+        if result.topic is not None:
+            by_topic[result.topic].append(result.score)
     averages = [TopicAverage(topic, round(fmean(scores), 4), len(scores)) for topic, scores in by_topic.items()]
     return sorted(averages, key=lambda a: (a.average, a.topic))
 
@@ -152,9 +154,10 @@ def criterion_averages(history: Iterable[HistoryEntry],
 
 def weakest_areas(history: Iterable[HistoryEntry], rubrics: Mapping[str, Rubric] | None = None,
                   min_answers: int = MIN_ANSWERS, limit: int = WEAKEST_PER_KIND) -> list[WeakArea]:
-    """The lowest topics and criteria with at least ``min_answers`` scored answers, with advice for each."""
+    """The lowest topics (at least ``min_answers`` scored questions) and criteria (at least ``min_answers`` scored
+    answers), with advice for each."""
     entries = _scored(history)
-    low_questions = _low_questions_by_topic(entries)
+    low_questions = _low_questions_by_topic(question_results(entries))
     topics = [a for a in topic_averages(entries) if a.count >= min_answers][:limit]
     criteria = [a for a in criterion_averages(entries, rubrics) if a.count >= min_answers][:limit]
     names = _CriterionNames(rubrics)
@@ -167,7 +170,7 @@ def weakest_areas(history: Iterable[HistoryEntry], rubrics: Mapping[str, Rubric]
 
 def _weak_topic(average: TopicAverage, low_questions: Mapping[str, set[str]]) -> WeakArea:
     mode = _mode_for(average.topic, low_questions)
-    summary = f"{average.topic} averages {average.average:.1f}/10 over {average.count} answers."
+    summary = f"{average.topic} averages {average.average:.1f}/10 over {_count(average.count, 'question')}."
     return WeakArea(kind="topic", key=average.topic, label=average.topic, average=average.average, out_of=10,
                     count=average.count, practise_topic=average.topic, mode=mode,
                     advice=f"{summary} {_how_to_practise(average.topic, mode, low_questions)}")
@@ -176,10 +179,10 @@ def _weak_topic(average: TopicAverage, low_questions: Mapping[str, set[str]]) ->
 def _weak_criterion(average: CriterionAverage, topic: str | None, low_questions: Mapping[str, set[str]],
                     names: _CriterionNames) -> WeakArea:
     mode = _mode_for(topic, low_questions)
-    advice = f"“{average.title}” averages level {average.average_level:.1f}/4 over {average.count} answers."
+    advice = f"“{average.title}” averages level {average.average_level:.1f}/4 over {_count(average.count, 'answer')}."
     if topic is not None:
         # Kept short: the topic's own entry, if any, carries the full instructions.
-        advice += f" It is weakest in {topic}: practise those questions with plan mode {mode}."
+        advice += f" It is weakest in {topic}: {_short_step(topic, mode)}"
     goal = names.descriptor(average.key, TARGET_LEVEL)
     if goal is not None and average.average_level < TARGET_LEVEL:
         advice += f" A level-{TARGET_LEVEL} answer: {goal}"
@@ -190,12 +193,22 @@ def _weak_criterion(average: CriterionAverage, topic: str | None, low_questions:
 def _how_to_practise(topic: str, mode: PlanMode, low_questions: Mapping[str, set[str]]) -> str:
     if mode == "retry-low":
         count = len(low_questions[topic])
-        return (f"Start an interview on {topic} with plan mode retry-low to answer again the {count} "
-                f"question{'s' if count != 1 else ''} whose latest score is below {LOW_SCORE:g}.")
-    # The plan ranks topics by each question's latest score, this page by every answer: name the topic
-    # explicitly rather than promise that weakest-first will start with it.
-    return (f"Choose {topic} under Topics when you start an interview, or use plan mode weakest-first, which "
-            "starts with the topics whose latest scores are lowest.")
+        return (f"Retry the {_count(count, topic + ' question')} you scored below {LOW_SCORE:g}: on the Interview "
+                f"page, pick {topic} under Topics and the plan that retries low-scored questions.")
+    # The plan ranks topics by each question's latest score, this page by every question: name the topic
+    # explicitly rather than promise that the weakest-topics plan will start with it.
+    return (f"Answer more {topic} questions: on the Interview page, pick {topic} under Topics, or the plan that "
+            "starts with your weakest topics.")
+
+
+def _short_step(topic: str, mode: PlanMode) -> str:
+    if mode == "retry-low":
+        return f"retry the {topic} questions you scored below {LOW_SCORE:g}."
+    return f"answer more {topic} questions."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _mode_for(topic: str | None, low_questions: Mapping[str, set[str]]) -> PlanMode:
@@ -203,16 +216,13 @@ def _mode_for(topic: str | None, low_questions: Mapping[str, set[str]]) -> PlanM
     return "retry-low" if topic is not None and low_questions.get(topic) else "weakest-first"
 
 
-def _low_questions_by_topic(entries: Sequence[HistoryEntry]) -> dict[str, set[str]]:
-    """Bank questions whose latest main-answer score is below LOW_SCORE, by topic: what retry-low re-asks."""
-    latest: dict[str, HistoryEntry] = {}
-    for entry in sorted(_main_answers(entries), key=lambda e: (e.answered_at, e.turn_id)):
-        if entry.question_id is not None:
-            latest[entry.question_id] = entry
+def _low_questions_by_topic(results: Sequence[QuestionResult]) -> dict[str, set[str]]:
+    """Bank questions whose latest question score is below LOW_SCORE, by topic: the ones to retry."""
+    latest = {r.question_id: r for r in results if r.question_id is not None}  # oldest first, so the last wins
     low: dict[str, set[str]] = defaultdict(set)
-    for question_id, entry in latest.items():
-        if entry.topic is not None and entry.overall is not None and entry.overall < LOW_SCORE:
-            low[entry.topic].add(question_id)
+    for question_id, result in latest.items():
+        if result.topic is not None and result.score < LOW_SCORE:
+            low[result.topic].add(question_id)
     return low
 
 
@@ -230,10 +240,6 @@ def _weakest_topic_for(criterion_key: str, entries: Sequence[HistoryEntry]) -> s
 
 def _scored(history: Iterable[HistoryEntry]) -> list[HistoryEntry]:
     return [e for e in history if e.status == "scored" and e.overall is not None]
-
-
-def _main_answers(history: Iterable[HistoryEntry]) -> list[HistoryEntry]:
-    return [e for e in _scored(history) if not e.follow_up]
 
 
 class _CriterionNames:

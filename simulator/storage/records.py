@@ -65,6 +65,8 @@ class SessionSettings(BaseModel):
     """Which interviewer asks the questions."""
     judge: AgentKind = "offline"
     """Which judge grades the answers."""
+    question_ids: list[str] = Field(default=[], max_length=50)
+    """Exactly these questions, in this order ("Practise this", a quick drill); empty lets ``mode`` choose."""
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any]) -> SessionSettings:
@@ -144,7 +146,8 @@ class SessionSummary(_View):
     answered: int
     """Number of answer turns."""
     average_score: float | None
-    """Mean overall score of the scored grades (0 to 10); None when nothing is scored."""
+    """The session's score (0 to 10): the mean of its question scores, each the mean of the question's scored
+    answers (see ``simulator.reports.scoring``); None when nothing is scored."""
     topics: list[str]
     """Topics of the questions asked, sorted."""
 
@@ -196,6 +199,9 @@ class HistoryEntry(_View):
     """Topic of that question."""
     follow_up: bool
     """Whether the answer replied to a follow-up rather than a main question."""
+    question_turn_id: int | None = None
+    """The main question turn the answer belongs to: the last question asked before it in its session (a follow-up
+    answer belongs to the question it followed up); None only in entries built by hand."""
     status: Literal["scored", "unscored"]
     """Grade status."""
     overall: float | None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, exists, func, select, update
+from sqlalchemy import ColumnElement, Engine, Select, exists, func, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from simulator.content.schemas import Question, Rubric
@@ -337,7 +337,7 @@ class Store:
     def list_sessions(self, profile: str | None = None, since: datetime | None = None, topic: str | None = None,
                       min_score: float | None = None, max_score: float | None = None,
                       limit: int | None = None) -> list[SessionSummary]:
-        """Session summaries, newest first. Score bounds apply to the average of scored grades."""
+        """Session summaries, newest first. Score bounds apply to the session score (mean of question scores)."""
         wanted = _ListFilter(self.owner, profile_identity(clean_profile_name(profile)) if profile is not None else None,
                              since, topic, min_score, max_score, limit)
         with self._reading() as session:
@@ -367,11 +367,13 @@ class Store:
         )
         if scored_only:
             query = query.where(GradeRow.status == "scored")
+        query = query.add_columns(_question_turn().label("question_turn_id"))
         with self._reading() as session:
             rows = session.execute(query).all()
         return [
             HistoryEntry(session_id=r.session_id, turn_id=r.id, answered_at=r.created_at, question_id=r.question_id,
-                         topic=r.topic, follow_up=r.parent_kind == "follow_up", status=r.status, overall=r.overall,
+                         topic=r.topic, follow_up=r.parent_kind == "follow_up", question_turn_id=r.question_turn_id,
+                         status=r.status, overall=r.overall,
                          criteria={c["key"]: c["level"] for c in r.grade.get("criteria", [])})
             for r in rows
         ]
@@ -427,12 +429,27 @@ def _next_seq(session: Session, session_id: int) -> int:
     return (session.scalar(select(func.max(TurnRow.seq)).where(TurnRow.session_id == session_id)) or 0) + 1
 
 
+def _question_turn() -> ColumnElement[int]:
+    """The main question an answer (``TurnRow``) belongs to, as in ``simulator.reports.scoring``: the last question
+    asked before it in its session (its follow-ups and their answers come before the next question); an answer
+    before any question stands for itself."""
+    asked = aliased(TurnRow)
+    latest = (select(asked.id).where(asked.session_id == TurnRow.session_id, asked.kind == "question",
+                                     asked.seq < TurnRow.seq)
+              .order_by(asked.seq.desc()).limit(1).correlate(TurnRow).scalar_subquery())
+    return func.coalesce(latest, TurnRow.id)
+
+
 def _summary_query(wanted: _ListFilter) -> Select[Any]:
     answered = (select(TurnRow.session_id, func.count().label("n")).where(TurnRow.kind == "answer")
                 .group_by(TurnRow.session_id).subquery())
-    scores = (select(TurnRow.session_id, func.avg(GradeRow.overall).label("average"))
-              .join(GradeRow, GradeRow.turn_id == TurnRow.id).where(GradeRow.status == "scored")
-              .group_by(TurnRow.session_id).subquery())
+    # The session score of simulator.reports.scoring: the mean over questions of each question's mean answer score.
+    scored = (select(TurnRow.session_id, _question_turn().label("question"), GradeRow.overall)
+              .join(GradeRow, GradeRow.turn_id == TurnRow.id).where(GradeRow.status == "scored").subquery())
+    by_question = (select(scored.c.session_id, func.avg(scored.c.overall).label("score"))
+                   .group_by(scored.c.session_id, scored.c.question).subquery())
+    scores = (select(by_question.c.session_id, func.avg(by_question.c.score).label("average"))
+              .group_by(by_question.c.session_id).subquery())
     query = (
         select(SessionRow.id, ProfileRow.name.label("profile"), SessionRow.status, SessionRow.started_at,
                SessionRow.finished_at, answered.c.n.label("answered"), scores.c.average)
