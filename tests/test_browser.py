@@ -64,15 +64,15 @@ def server_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def served_app(tmp_path: Path) -> Iterator[str]:
-    """``streamlit run`` on a free local port with temporary data; yields the app's URL, stops the server after."""
-    port = free_port()
-    log_path = tmp_path / "streamlit.log"
+@contextlib.contextmanager
+def streamlit_server(env: dict[str, str], log_path: Path, *options: str, port: int | None = None) -> Iterator[str]:
+    """``streamlit run`` of the app on 127.0.0.1 (a free port unless given) with ``env`` and extra ``options``;
+    yields its URL once it answers its health check and stops it afterwards, whatever happened."""
+    port = port or free_port()
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1"]
+               "--server.port", str(port), "--server.address", "127.0.0.1", *options]
     with log_path.open("w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=server_env(tmp_path), stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         timed("server start to /_stcore/health", lambda: wait_for_health(url, server, log_path))
@@ -84,6 +84,13 @@ def served_app(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture
+def served_app(tmp_path: Path) -> Iterator[str]:
+    """The app on a free local port with temporary data; yields its URL, stops the server after."""
+    with streamlit_server(server_env(tmp_path), tmp_path / "streamlit.log") as url:
+        yield url
 
 
 def wait_for_health(url: str, server: subprocess.Popen, log_path: Path) -> None:

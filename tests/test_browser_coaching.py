@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +19,9 @@ import pytest
 from tests.test_browser import (
     ARTIFACTS,
     CHROMIUM_ARGS,
-    ROOT,
     chromium,  # noqa: F401  (fixture)
-    free_port,
     server_env,
-    wait_for_health,
+    streamlit_server,
 )
 
 VISIBLE_WITHIN_S = 3.0
@@ -50,23 +46,8 @@ def fresh_server(chromium: Path, warm_data_dir: Path, tmp_path: Path) -> Iterato
     Yields its URL and the moment it answered its health check."""
     env = server_env(tmp_path)
     env["SIMULATOR_DATA_DIR"] = str(shutil.copytree(warm_data_dir, tmp_path / "data"))
-    port = free_port()
-    log_path = tmp_path / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
-    with log_path.open("w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(url, server, log_path)
+    with streamlit_server(env, tmp_path / "streamlit.log") as url:
         yield url, time.monotonic()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def settle(page, expect) -> None:

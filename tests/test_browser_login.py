@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,12 +19,11 @@ import pytest
 from tests.test_browser import (
     ARTIFACTS,
     CHROMIUM_ARGS,
-    ROOT,
     chromium,  # noqa: F401  (fixture)
     free_port,
     server_env,
+    streamlit_server,
     timed,
-    wait_for_health,
 )
 
 STEP_MS = 60_000
@@ -66,22 +63,11 @@ def login_app(chromium: Path, warm_data_dir: Path, tmp_path: Path) -> Iterator[s
         env["SIMULATOR_DATA_DIR"] = str(shutil.copytree(warm_data_dir, tmp_path / "data"))
         env["SIMULATOR_ADMIN_EMAILS"] = COACH_EMAIL
         env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1"  # the server fetches the provider's metadata
-        command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-                   "--server.port", str(port), "--server.address", "127.0.0.1", "--secrets.files", str(secrets)]
         log_path = tmp_path / "streamlit.log"
-        with log_path.open("w") as log:
-            server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            timed("server start to /_stcore/health",
-                  lambda: wait_for_health(f"http://127.0.0.1:{port}", server, log_path))
-            yield url
+            with streamlit_server(env, log_path, "--secrets.files", str(secrets), port=port):
+                yield url
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
             print(f"[streamlit log tail]\n{log_path.read_text()[-2000:]}")
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator.search.embeddings import MODEL_LOAD_LOCK
+
 if TYPE_CHECKING:  # torch and transformers load with the model, not with this module: cold start stays short
     import torch
     from transformers import PreTrainedTokenizerBase
@@ -71,6 +73,11 @@ class ClaimModel:
 
     @classmethod
     def load(cls, folder: str | Path, quantize: bool = True) -> ClaimModel:
+        with MODEL_LOAD_LOCK:  # never beside another thread's first use of transformers (see MODEL_LOAD_LOCK)
+            return cls._load(folder, quantize)
+
+    @classmethod
+    def _load(cls, folder: str | Path, quantize: bool) -> ClaimModel:
         import torch
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer

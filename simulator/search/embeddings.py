@@ -27,19 +27,26 @@ def resolve_model(name: str | None = None) -> tuple[str, str]:
     return name, name
 
 
+MODEL_LOAD_LOCK = threading.Lock()
+"""Held while any model is imported and loaded. transformers resolves its names lazily on first use, and two
+threads doing that at once (the app loads the encoder and the claim model in background threads) can see a
+half-imported module: "cannot import name 'AutoConfig' from 'transformers'"."""
+
+
 class Embedder:
     """Encodes texts to L2-normalised float32 vectors; repeated texts come from a cache."""
 
     def __init__(self, model: str | None = None, cache_size: int = 100_000, batch_size: int = 64):
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter the CLI's output
         self.name, location = resolve_model(model)
-        try:
-            self._model = SentenceTransformer(location, device="cpu")
-        except Exception as exc:  # the library raises many kinds; the user needs one clear message
-            raise RuntimeError(f"cannot load embedding model {self.name!r} from {location!r}: {exc}") from exc
+        with MODEL_LOAD_LOCK:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter the CLI's output
+            try:
+                self._model = SentenceTransformer(location, device="cpu")
+            except Exception as exc:  # the library raises many kinds; the user needs one clear message
+                raise RuntimeError(f"cannot load embedding model {self.name!r} from {location!r}: {exc}") from exc
         self.dim = int(self._model.get_embedding_dimension())
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size

@@ -20,7 +20,7 @@ import faiss
 import numpy as np
 
 from simulator.content.schemas import KnowledgeDoc
-from simulator.search.embeddings import Embedder
+from simulator.search.embeddings import MODEL_LOAD_LOCK, Embedder
 from simulator.search.passage import Citation
 from simulator.text import content_terms, split_sentences
 
@@ -128,12 +128,13 @@ class Reranker(Protocol):
 
 def load_cross_encoder(name: str) -> Reranker:
     """A sentence-transformers cross-encoder; none ships offline, so this needs a local path or cache."""
-    from sentence_transformers import CrossEncoder
+    with MODEL_LOAD_LOCK:
+        from sentence_transformers import CrossEncoder
 
-    try:
-        return CrossEncoder(name, device="cpu")
-    except Exception as exc:  # many failure kinds; one message for the settings page
-        raise RuntimeError(f"cannot load cross-encoder {name!r}: {exc}") from exc
+        try:
+            return CrossEncoder(name, device="cpu")
+        except Exception as exc:  # many failure kinds; one message for the settings page
+            raise RuntimeError(f"cannot load cross-encoder {name!r}: {exc}") from exc
 
 
 @dataclass(frozen=True)
