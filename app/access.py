@@ -68,10 +68,15 @@ def current_viewer(admin_emails: frozenset[str]) -> Viewer:
     claims = st.user.to_dict()
     user = owner_key(claims)
     email = str(claims.get("email") or "").strip().lower()
-    is_admin = bool(email) and bool(claims.get("email_verified", True)) and email in admin_emails
+    is_admin = bool(email) and _verified(claims.get("email_verified", True)) and email in admin_emails
     label = email or str(claims.get("name") or claims.get("sub"))
     owner = st.session_state.get(VIEWING_STATE, user) if is_admin else user
     return Viewer(owner=owner, user=user, label=label, is_admin=is_admin, login_on=True)
+
+
+def _verified(flag: object) -> bool:
+    """The ``email_verified`` claim; some providers send it as the text "false"."""
+    return flag is not False and str(flag).strip().lower() not in ("false", "0", "no")
 
 
 def view_as(owner: str | None) -> None:

@@ -131,3 +131,9 @@ def test_candidates_cannot_add_shared_content_when_login_is_on(login_on):
     assert all(b.disabled for b in app.button if b.key in ("save_pasted", "save_upload"))
     app.switch_page("pages/knowledge.py").run()
     assert all(b.disabled for b in app.button if b.key in ("add_document", "rebuild_index"))
+
+
+@pytest.mark.parametrize("verified", [False, "false", "False"])
+def test_an_unverified_coach_email_is_not_a_coach(login_on, verified):
+    app = open_as({**COACH, "email_verified": verified})
+    assert not [s for s in app.selectbox if s.key == "coach_view"]
