@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-LOCAL_OWNER = ""
-"""Owner of everything stored while login is off (and, until the first coach signs in, of older data)."""
+from simulator.storage.tables import LOCAL_OWNER  # owner of everything stored while login is off
+
 VIEWING_STATE = "viewing_owner"
 """``st.session_state`` key of the candidate a coach is looking at (their own data when absent)."""
 

@@ -131,7 +131,6 @@ _SIGNED_IN_STATE = "signed_in_as"
 Viewer = access.Viewer
 
 verdict = debrief_logic.verdict
-inert_markdown = export.inert_markdown
 average_score = export.average_score
 session_markdown = export.session_markdown
 session_json_text = export.session_json_text

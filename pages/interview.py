@@ -325,7 +325,7 @@ AVERAGE_HELP = ("A question's score is the average of its answers (the main answ
 
 
 def next_steps(detail: SessionDetail, summary) -> None:
-    low = [r for r in question_rows(detail) if r["score"] is not None and r["score"] < LOW_SCORE]
+    low = [score for score in services.question_scores(detail).values() if score < LOW_SCORE]
     with st.container(horizontal=True):
         if summary.weakest is not None:
             key, title = summary.weakest
@@ -365,19 +365,6 @@ def answer_row(n: int, row) -> None:
         score = "not scored" if row.score is None else f"{row.score:.1f} / 10 · {services.verdict(row.score)}"
         st.markdown(f"**{label}** · {score}")
         widgets.literal(row.asked)
-
-
-def question_rows(detail: SessionDetail) -> list[dict]:
-    rows = []
-    answers_to = {a.parent_turn_id: a for a in detail.answers}
-    for turn in detail.turns:
-        if turn.kind != "question":
-            continue
-        answer = answers_to.get(turn.id)
-        grade = answer.grade if answer else None
-        rows.append({"question_id": turn.question_id,
-                     "score": grade.overall if grade and grade.status == "scored" else None})
-    return rows
 
 
 st.title("Interview")
