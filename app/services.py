@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import access
+from app import access, voice
 from app.endpoints import (  # re-exported (``x as x``): pages reach settings and endpoints through this module
     can_save_shared as can_save_shared,
 )
@@ -85,21 +85,42 @@ from simulator.llm import scrub_secrets
 from simulator.reports import debrief as debrief_logic
 from simulator.reports import export, practice, progress, scoring
 from simulator.reports.practice import DueQuestion
-from simulator.reports.progress import CriterionAverage, ProgressReport, ScorePoint, TopicAverage, WeakArea
+from simulator.reports.progress import (
+    CriterionAverage,
+    DeliveryPoint,
+    DeliveryTrend,
+    ProgressReport,
+    ScorePoint,
+    TopicAverage,
+    WeakArea,
+)
 from simulator.search.embeddings import Embedder
 from simulator.search.passage import Citation
 from simulator.search.retrieval import IndexStats
+from simulator.speech.delivery import Delivery
+from simulator.speech.transcribe import AudioError, Transcript, TranscriptionError
 from simulator.storage.db import StorageUnavailable
-from simulator.storage.records import NotFoundError, SessionDetail, SessionSettings, SessionSummary, TurnRecord
+from simulator.storage.records import (
+    NotFoundError,
+    Recording,
+    SessionDetail,
+    SessionSettings,
+    SessionSummary,
+    TurnRecord,
+)
 from simulator.storage.store import Store
 
 __all__ = [  # the types and constants pages may use; the functions below are the rest of the door
     "LOW_SCORE",
     "MAX_ANSWER_CHARS",
     "MAX_FILE_BYTES",
+    "AudioError",
     "Bundle",
     "Citation",
     "CriterionAverage",
+    "Delivery",
+    "DeliveryPoint",
+    "DeliveryTrend",
     "DueQuestion",
     "Grade",
     "IndexStats",
@@ -111,15 +132,19 @@ __all__ = [  # the types and constants pages may use; the functions below are th
     "PlanError",
     "ProgressReport",
     "Question",
+    "Recording",
     "SavedSettings",
     "ScorePoint",
     "SessionDetail",
     "SessionSettings",
     "SessionSummary",
     "SettingsError",
+    "SpokenAnswer",
     "Step",
     "StorageUnavailable",
     "TopicAverage",
+    "Transcript",
+    "TranscriptionError",
     "TurnRecord",
     "Viewer",
     "WeakArea",
@@ -129,6 +154,13 @@ __all__ = [  # the types and constants pages may use; the functions below are th
 
 _SIGNED_IN_STATE = "signed_in_as"
 Viewer = access.Viewer
+SpokenAnswer = voice.SpokenAnswer
+speech_engines = voice.engines
+speech_engine = voice.chosen_engine
+SPEECH_ENGINE_STATE = voice.ENGINE_STATE
+speech_model_loaded = voice.speech_model_loaded
+transcribe = voice.transcribe
+fingerprint = voice.fingerprint
 
 verdict = debrief_logic.verdict
 average_score = export.average_score
@@ -262,8 +294,15 @@ def session_runner(detail: SessionDetail) -> tuple[InterviewRunner, str | None]:
 
 
 def advance(runner: InterviewRunner, session_id: int, answer: str | None = None,
-            duration_s: float | None = None) -> Step:
-    return runner.advance(session_id, answer, duration_s)
+            duration_s: float | None = None, spoken: voice.SpokenAnswer | None = None) -> Step:
+    if spoken is None:
+        return runner.advance(session_id, answer, duration_s)
+    return runner.advance(session_id, answer, duration_s, delivery=spoken.delivery, recording=spoken.recording)
+
+
+def recording(turn_id: int) -> Recording | None:
+    """An answer's kept recording (kept only when the candidate asked)."""
+    return store().recording(turn_id)
 
 
 def quick_drill_settings(base: SessionSettings | None = None) -> SessionSettings:
@@ -316,7 +355,8 @@ def profile_names() -> list[str]:
 
 
 def progress_report(profile: str) -> ProgressReport:
-    return progress.progress_report(store().history(profile), content().rubrics)
+    # unscored answers too: their delivery still belongs in the trend (every score figure keeps the scored ones)
+    return progress.progress_report(store().history(profile, scored_only=False), content().rubrics)
 
 
 # ---------------------------------------------------------------- scores and the practice plan (issue 16)

@@ -14,12 +14,33 @@ from collections.abc import Iterator
 
 import streamlit as st
 
+from app import services
 from app.grade_card import grade_card, judge_label, model_answer_folded
+from app.voice import delivery_card, read_aloud
+from app.voice_panel import forget_recording, reading_aloud, take_spoken_answer, voice_panel
 from simulator.grading.rules import MAX_ANSWER_CHARS
 from simulator.storage.records import SessionDetail, TurnRecord
 
-__all__ = ["AVATARS", "grade_card", "inert", "judge_label", "literal", "literal_caption", "literal_stream",
-           "model_answer", "problems_report", "transcript", "turn"]
+__all__ = [
+    "AVATARS",
+    "delivery_card",
+    "forget_recording",
+    "grade_card",
+    "inert",
+    "judge_label",
+    "literal",
+    "literal_caption",
+    "literal_stream",
+    "model_answer",
+    "problems_report",
+    "read_aloud",
+    "reading_aloud",
+    "spoken",
+    "take_spoken_answer",
+    "transcript",
+    "turn",
+    "voice_panel",
+]
 model_answer = model_answer_folded  # on its own; the grade card shows it beside the answer
 
 AVATARS = {"interviewer": ":material/record_voice_over:", "candidate": ":material/person:"}
@@ -73,6 +94,17 @@ def turn(record: TurnRecord, asked: TurnRecord | None = None) -> None:
         question = asked.question() if asked is not None and asked.kind == "question" else None
         grade_card(record.grade, key=str(record.id), answer=record.text,
                    model_answer=question.model_answer if question is not None else None)
+        spoken(record)
+
+
+def spoken(record: TurnRecord) -> None:
+    """A spoken answer's delivery card and, when the candidate kept it, the recording."""
+    if record.delivery is not None:
+        delivery_card(record.delivery, key=str(record.id))
+    if record.has_recording:
+        kept = services.recording(record.id)
+        if kept is not None:
+            st.audio(kept.data, format=kept.mime)
 
 
 

@@ -199,12 +199,13 @@ def chat(detail: SessionDetail, progress_line) -> None:
     restore_failed_answer()
     answer = st.chat_input("Your answer (Shift+Enter for a new line)", key="answer")
     waiting = awaiting_turn(detail)
-    typed = answer if answer and waiting is not None else None
+    spoken = widgets.take_spoken_answer(waiting)
+    typed = spoken.text if spoken is not None else answer if answer and waiting is not None else None
     answered_now = typed is not None
     asked = sum(t.kind == "question" for t in detail.turns)
     while True:
         if typed is not None:
-            show_answer(runner, detail, typed, seconds_since(waiting.created_at))
+            show_answer(runner, detail, typed, seconds_since(waiting.created_at), spoken)
             typed = None
             continue
         step = services.advance(runner, detail.id)
@@ -215,6 +216,7 @@ def chat(detail: SessionDetail, progress_line) -> None:
             return
         if step.kind == "await":
             timer(step.waiting.created_at, detail.settings.time_limit_s)
+            widgets.voice_panel(step.waiting)
             return
         if step.pending.kind == "question":
             asked += 1
@@ -241,22 +243,27 @@ def speak(step: Step, detail: SessionDetail) -> None:
         else:
             pending.commit()
             widgets.literal(pending.text)
+        if widgets.reading_aloud():
+            widgets.read_aloud(pending.text, key=str(pending.turn_id))
 
 
-def show_answer(runner: InterviewRunner, detail: SessionDetail, answer: str, duration_s: float) -> None:
+def show_answer(runner: InterviewRunner, detail: SessionDetail, answer: str, duration_s: float,
+                spoken: services.SpokenAnswer | None = None) -> None:
     waiting = awaiting_turn(detail)
     with st.chat_message("user", avatar=widgets.AVATARS["candidate"]):
         widgets.inert(answer)
         try:
             with st.spinner("Grading your answer…"):
-                step = services.advance(runner, detail.id, answer, duration_s)
+                step = services.advance(runner, detail.id, answer, duration_s, spoken)
         except InterviewError as exc:
             st.error(str(exc))
             return
         except services.StorageUnavailable as exc:
-            # nothing was stored: put the answer back in the box and say why, after the rerun that refills it
-            st.session_state[FAILED_SAVE] = (answer, str(exc))
+            # nothing was stored: put the answer back (a spoken one stays in the voice panel) and say why
+            st.session_state[FAILED_SAVE] = (None if spoken else answer, str(exc))
             st.rerun()
+        if waiting is not None:
+            widgets.forget_recording(waiting.id)
         for notice in step.receipt.notices if step.receipt else []:
             st.info(notice)
         question = waiting.question() if waiting is not None and waiting.kind == "question" else None
@@ -264,6 +271,8 @@ def show_answer(runner: InterviewRunner, detail: SessionDetail, answer: str, dur
         for grade in step.grades:
             widgets.grade_card(grade, key=str(step.receipt.turn_id if step.receipt else detail.id), answer=answer,
                                model_answer=model)
+        if spoken is not None:
+            widgets.delivery_card(spoken.delivery, key=str(step.receipt.turn_id if step.receipt else detail.id))
 
 
 FAILED_SAVE = "failed_save"
@@ -275,6 +284,10 @@ def restore_failed_answer() -> None:
     if failed is None:
         return
     answer, reason = failed
+    if answer is None:
+        st.error(f"Your spoken answer was not saved. {reason} Its transcript is still in the voice panel below: "
+                 "send it again when this is fixed.", icon=":material/error:")
+        return
     st.session_state["answer"] = answer
     st.error(f"Your answer was not saved. {reason} It is back in the box below: send it again when this is "
              "fixed.", icon=":material/error:")

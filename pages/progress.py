@@ -1,5 +1,5 @@
 """Progress page: a profile's question scores over time, averages by topic and by criterion, the questions due for
-practice today, and what to practise next."""
+practice today, how spoken answers were delivered, and what to practise next."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import streamlit as st
 from app import services, widgets
 from app.services import (
     CriterionAverage,
+    DeliveryPoint,
+    DeliveryTrend,
     DueQuestion,
     ProgressReport,
     Question,
@@ -36,6 +38,13 @@ BAND_COLOURS = {"Weak": "#ff4b4b", "Partial": "#ffa421", "Solid": "#1c83e1", "St
 BAND_SCALE = alt.Scale(domain=list(BAND_COLOURS), range=list(BAND_COLOURS.values()))
 LEVEL_TO_SCORE = 2.5  # criterion levels (0-4) take the band of the same share of the 0-10 score scale
 FULL_LABELS = alt.Axis(labelLimit=0, labelOverlap=False)  # every category label, never cut short or hidden
+COMFORT_COLOUR = "#21c354"  # the comfortable pace band
+FILLER_COLOUR = "#ffa421"  # the filler rate above which the delivery advice speaks up
+POINT_COLOUR = "#1c83e1"
+DAILY_COLOUR = "#9aa0a6"
+PACE_HEIGHT = 220
+FILLER_HEIGHT = 150
+HEADROOM = 1.15  # space above the highest dot
 
 
 def main() -> None:
@@ -54,6 +63,7 @@ def main() -> None:
     _score_over_time(report.timeline, questions)
     _topic_chart(report.topics)
     _criterion_chart(report.criteria)
+    _delivery(report.delivery, questions)
     _weakest(report.weakest)
 
 
@@ -147,13 +157,11 @@ def _start_practice(profile: str) -> None:
 def _score_over_time(timeline: list[ScorePoint], questions: dict[str, Question]) -> None:
     st.subheader("Score over time")
     frame = pd.DataFrame([dataclasses.asdict(p) for p in timeline])
-    frame["answered_at"] = frame["answered_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    frame["answered_at"] = _naive_utc(frame["answered_at"])
     frame["topic"] = frame["topic"].fillna("ad-hoc")
     frame["question"] = [_question_label(q, questions) for q in frame["question_id"]]
     frame["band"] = [services.score_band(score) for score in frame["overall"]]
-    first, last = frame["answered_at"].min().date(), frame["answered_at"].max().date()
-    day = alt.X("yearmonthdate(answered_at):T", title="Day (UTC)", scale=alt.Scale(domain=_days_around(first, last)),
-                axis=alt.Axis(format="%b %d", tickCount={"interval": "day", "step": _day_step(first, last)}))
+    day = _day_axis(frame)
     score = alt.Y("overall:Q", title="Question score", scale=alt.Scale(domain=[0, 10]))
     daily = alt.Chart(frame).mark_line(color="#9aa0a6", point=False).encode(
         x=day, y=alt.Y("mean(overall):Q", title="Question score", scale=alt.Scale(domain=[0, 10])))
@@ -173,6 +181,17 @@ def _timeline_tooltip() -> list[alt.Tooltip]:
         alt.Tooltip("topic:N", title="Topic"),
         alt.Tooltip("session_id:Q", title="Session"),
     ]
+
+
+def _naive_utc(moments: pd.Series) -> pd.Series:
+    return moments.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def _day_axis(frame: pd.DataFrame) -> alt.X:
+    """Days of ``frame["answered_at"]``, one tick a day over a short span, a spare day at each end."""
+    first, last = frame["answered_at"].min().date(), frame["answered_at"].max().date()
+    return alt.X("yearmonthdate(answered_at):T", title="Day (UTC)", scale=alt.Scale(domain=_days_around(first, last)),
+                 axis=alt.Axis(format="%b %d", tickCount={"interval": "day", "step": _day_step(first, last)}))
 
 
 def _days_around(first: date, last: date) -> list[alt.DateTime]:
@@ -242,6 +261,74 @@ def _distinct_titles(criteria: list[CriterionAverage]) -> list[str]:
     """Criterion titles, with the rubric added where two rubrics use the same title (one bar each)."""
     titles = [c.title for c in criteria]
     return [f"{c.title} ({c.rubric})" if titles.count(c.title) > 1 else c.title for c in criteria]
+
+
+# ---------------------------------------------------------------- delivery of spoken answers
+
+
+def _delivery(trend: DeliveryTrend, questions: dict[str, Question]) -> None:
+    st.subheader("Delivery (spoken answers)")
+    if not trend.points:
+        st.caption("Answer by voice on the Interview page to see how your pace and filler words change here.")
+        return
+    st.markdown(trend.summary)  # our words and numbers only
+    frame = _delivery_frame(trend.points, questions)
+    st.altair_chart(alt.vconcat(_pace_chart(frame, trend), _filler_chart(frame, trend)), width="stretch")
+    low, high = trend.comfortable_wpm
+    st.caption(f"Each dot is one spoken answer; the grey lines join your averages per day. The green band is the "
+               f"comfortable pace of {low:.0f} to {high:.0f} words per minute; above the dashed line, "
+               f"{trend.filler_limit:g} filler words per 100, the advice after an answer mentions them. "
+               "How you speak never changes a score.")
+
+
+def _delivery_frame(points: list[DeliveryPoint], questions: dict[str, Question]) -> pd.DataFrame:
+    frame = pd.DataFrame([dataclasses.asdict(p) for p in points])
+    frame["answered_at"] = _naive_utc(frame["answered_at"])
+    frame["question"] = [_question_label(q, questions) for q in frame["question_id"]]
+    measures = ["wpm", "fillers_per_100_words", "long_pauses"]
+    frame[measures] = frame[measures].astype("float64")  # None (not measured) becomes NaN, which Vega skips
+    return frame
+
+
+def _pace_chart(frame: pd.DataFrame, trend: DeliveryTrend) -> alt.LayerChart:
+    low, high = trend.comfortable_wpm
+    scale = alt.Scale(domain=[0, max(high, frame["wpm"].fillna(0).max()) * HEADROOM])
+    title = "Pace (words per minute)"
+    band = alt.Chart(pd.DataFrame({"low": [low], "high": [high]})).mark_rect(
+        color=COMFORT_COLOUR, opacity=0.15).encode(y=alt.Y("low:Q", title=title, scale=scale), y2="high:Q")
+    return alt.layer(band, *_daily_and_dots(frame, "wpm", title, scale)).properties(height=PACE_HEIGHT)
+
+
+def _filler_chart(frame: pd.DataFrame, trend: DeliveryTrend) -> alt.LayerChart:
+    highest = frame["fillers_per_100_words"].fillna(0).max()
+    scale = alt.Scale(domain=[0, max(trend.filler_limit * 2, highest * HEADROOM)])
+    title = "Filler words per 100 words"
+    limit = alt.Chart(pd.DataFrame({"limit": [trend.filler_limit]})).mark_rule(
+        color=FILLER_COLOUR, strokeDash=[4, 4]).encode(y=alt.Y("limit:Q", title=title, scale=scale))
+    return alt.layer(limit, *_daily_and_dots(frame, "fillers_per_100_words", title, scale)).properties(
+        height=FILLER_HEIGHT)
+
+
+def _daily_and_dots(frame: pd.DataFrame, field: str, title: str, scale: alt.Scale) -> list[alt.Chart]:
+    """One dot per answer and a grey line through the daily means of ``field``."""
+    day = _day_axis(frame)
+    daily = alt.Chart(frame).mark_line(color=DAILY_COLOUR).encode(
+        x=day, y=alt.Y(f"mean({field}):Q", title=title, scale=scale))
+    dots = alt.Chart(frame).mark_point(filled=True, size=70, color=POINT_COLOUR).encode(
+        x=day, y=alt.Y(f"{field}:Q", title=title, scale=scale), tooltip=_delivery_tooltip())
+    return [daily, dots]
+
+
+def _delivery_tooltip() -> list[alt.Tooltip]:
+    return [
+        alt.Tooltip("question:N", title="Question"),
+        alt.Tooltip("answered_at:T", title="Answered (UTC)", format="%Y-%m-%d %H:%M"),
+        alt.Tooltip("wpm:Q", title="Pace (wpm)", format=".0f"),
+        alt.Tooltip("fillers:Q", title="Filler words"),
+        alt.Tooltip("fillers_per_100_words:Q", title="Per 100 words", format=".1f"),
+        alt.Tooltip("long_pauses:Q", title="Long pauses"),
+        alt.Tooltip("session_id:Q", title="Session"),
+    ]
 
 
 # ---------------------------------------------------------------- advice

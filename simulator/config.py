@@ -20,6 +20,9 @@ Environment variables (all optional):
 ``SIMULATOR_JUDGE_LLM_MODEL``      a different model for the judge role (same endpoint unless the next is set)
 ``SIMULATOR_JUDGE_LLM_BASE_URL``   a different endpoint for the judge role
 ``SIMULATOR_INTERVIEWER_LLM_MODEL``, ``SIMULATOR_INTERVIEWER_LLM_BASE_URL``: the same for the interviewer role
+``SIMULATOR_TRANSCRIBER_LLM_MODEL``, ``SIMULATOR_TRANSCRIBER_LLM_BASE_URL``: the same for speech to text
+                                   (spoken answers); the model defaults to ``whisper-1``, never the shared one
+``SIMULATOR_SPEECH_MODEL``         offline speech model: ``tiny.en`` (default), ``base`` or a CTranslate2 model folder
 ``SIMULATOR_ADMIN_EMAILS``         with login on: the coaches' emails, comma-separated
 =================================  =====================================================================
 
@@ -48,14 +51,21 @@ SETTINGS_FILE = "settings.json"
 API_KEY_NAMES = ("SIMULATOR_LLM_API_KEY", "OPENAI_API_KEY")
 """Where the operator's API key may come from, first match wins (the same names are looked up in ``st.secrets``)."""
 BASE_URL_NAMES = ("SIMULATOR_LLM_BASE_URL", "OPENAI_BASE_URL")
-ROLE_URL_NAMES = ("SIMULATOR_INTERVIEWER_LLM_BASE_URL", "SIMULATOR_JUDGE_LLM_BASE_URL")
+ROLE_URL_NAMES = ("SIMULATOR_INTERVIEWER_LLM_BASE_URL", "SIMULATOR_JUDGE_LLM_BASE_URL",
+                  "SIMULATOR_TRANSCRIBER_LLM_BASE_URL")
 ADMIN_EMAILS = "SIMULATOR_ADMIN_EMAILS"
 OPERATOR_NAMES = (*API_KEY_NAMES, *BASE_URL_NAMES, *ROLE_URL_NAMES, "SIMULATOR_LLM_MODEL",
-                  "SIMULATOR_INTERVIEWER_LLM_MODEL", "SIMULATOR_JUDGE_LLM_MODEL", ADMIN_EMAILS)
+                  "SIMULATOR_INTERVIEWER_LLM_MODEL", "SIMULATOR_JUDGE_LLM_MODEL", "SIMULATOR_TRANSCRIBER_LLM_MODEL",
+                  ADMIN_EMAILS)
 """Operator settings the app also accepts from ``st.secrets`` (the environment wins)."""
 OPENAI_URL = "https://api.openai.com/v1"
 """Where an operator key with no base URL beside it belongs (the OpenAI SDK's own default)."""
 SHARED_SETTINGS_FLAG = "SIMULATOR_ALLOW_SHARED_SETTINGS"
+TRANSCRIBER_MODEL = "whisper-1"
+"""Speech-to-text model asked for when ``SIMULATOR_TRANSCRIBER_LLM_MODEL`` is not set (OpenAI's name for Whisper)."""
+SPEECH_MODEL = "SIMULATOR_SPEECH_MODEL"
+SPEECH_MODELS = ("tiny.en", "base")
+"""The offline speech models known by name (those of :mod:`simulator.speech.models`, a layer this one cannot import)."""
 
 AgentKind = Literal["offline", "llm"]
 """Which implementation plays a role (interviewer or judge)."""
@@ -94,6 +104,9 @@ class LLMRoles(BaseModel):
     """Endpoint that phrases questions and follow-ups."""
     judge: LLMConfig | None = None
     """Endpoint that grades answers."""
+    transcriber: LLMConfig | None = None
+    """Endpoint that turns spoken answers into text (``/audio/transcriptions``); the offline model steps in when it
+    is None or fails."""
 
     def for_role(self, role: Role) -> LLMConfig | None:
         return self.interviewer if role == "interviewer" else self.judge
@@ -164,6 +177,9 @@ class Settings(BaseModel):
     admin_emails: frozenset[str] = frozenset()
     """Coaches when login is on (``SIMULATOR_ADMIN_EMAILS``, comma-separated): they see every candidate's data,
     read-only, and own the shared settings and content."""
+    speech_model: str = SPEECH_MODELS[0]
+    """The offline speech model (``SIMULATOR_SPEECH_MODEL``): ``tiny.en``, ``base``, or a folder with a CTranslate2
+    Whisper model."""
 
     @property
     def database_url(self) -> str:
@@ -195,6 +211,7 @@ class Settings(BaseModel):
             llm=llm_roles(env, saved, typed_key, session), saved=saved, saved_problem=problem,
             allow_shared_settings=_flag(env, SHARED_SETTINGS_FLAG),
             admin_emails=frozenset(e.strip().lower() for e in env.get(ADMIN_EMAILS, "").split(",") if e.strip()),
+            speech_model=_speech_model(env),
         )
 
 
@@ -225,16 +242,18 @@ def llm_roles(environ: Mapping[str, str], saved: SavedSettings, typed_key: str |
     timeout = (session or saved).llm_timeout_s
     deadline = _seconds(environ, "SIMULATOR_LLM_DEADLINE_S", max(60.0, timeout))
 
-    def role(name: str) -> LLMConfig | None:
+    def role(name: str, default_model: str = model) -> LLMConfig | None:
         url = environ.get(f"SIMULATOR_{name}_LLM_BASE_URL") or base_url
-        chosen_model = environ.get(f"SIMULATOR_{name}_LLM_MODEL") or model
+        chosen_model = environ.get(f"SIMULATOR_{name}_LLM_MODEL") or default_model
         if not url or not chosen_model:
             return None
         key = key_for(url, environ, typed_key)[0]
         return LLMConfig(base_url=url, model=chosen_model, timeout_s=timeout, deadline_s=deadline,
                          api_key=SecretStr(key) if key else None)
 
-    return LLMRoles(interviewer=role("INTERVIEWER"), judge=role("JUDGE"))
+    # a chat model cannot transcribe, so the transcriber never takes the shared model name
+    return LLMRoles(interviewer=role("INTERVIEWER"), judge=role("JUDGE"),
+                    transcriber=role("TRANSCRIBER", TRANSCRIBER_MODEL))
 
 
 def key_for(url: str, environ: Mapping[str, str], typed_key: str | None = None) -> tuple[str | None, str]:
@@ -297,6 +316,18 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value <= 3600:
         raise SettingsError(f"{name}={raw!r} must be more than 0 and at most 3600 seconds")
     return value
+
+
+def _speech_model(environ: Mapping[str, str]) -> str:
+    """The offline speech model: a known name or an existing folder; a clear error naming the variable."""
+    raw = (environ.get(SPEECH_MODEL) or "").strip()
+    if not raw:
+        return SPEECH_MODELS[0]
+    if raw in SPEECH_MODELS or Path(raw).is_dir():
+        return raw
+    names = " or ".join(repr(name) for name in SPEECH_MODELS)
+    raise SettingsError(f"{SPEECH_MODEL}={raw!r} must be {names}, or an existing folder with a CTranslate2 Whisper "
+                        "model")
 
 
 def _with(default: Path, custom: Path) -> tuple[Path, ...]:

@@ -43,7 +43,7 @@ class _MalformedReply(Exception):
     """A 200 reply that is not shaped like a chat completion (or chunk), e.g. ``choices`` missing or not a list."""
 
 
-class _Deadline(threading.local):
+class Deadline(threading.local):
     """The wall-clock moment (``time.monotonic``) by which the current call on this thread must end."""
 
     at: float | None = None
@@ -67,10 +67,10 @@ class _DeadlineStream(httpx2.SyncByteStream):
         self._inner.close()
 
 
-class _DeadlineTransport(httpx2.BaseTransport):
+class DeadlineTransport(httpx2.BaseTransport):
     """Wraps the HTTP transport so every response body honours the deadline of the call that asked for it."""
 
-    def __init__(self, deadline: _Deadline) -> None:
+    def __init__(self, deadline: Deadline) -> None:
         self._inner = httpx2.HTTPTransport()
         self._deadline = deadline
 
@@ -163,13 +163,13 @@ class OpenAICompatibleModel:
         self.name = config.model
         self._sleep = sleep
         self._secret = config.api_key.get_secret_value() if config.api_key else None
-        self._deadline = _Deadline()
+        self._deadline = Deadline()
         self._client = openai.OpenAI(
             base_url=config.base_url,
             api_key=self._secret or "not-needed",
             timeout=config.timeout_s,
             max_retries=0,
-            http_client=httpx2.Client(transport=_DeadlineTransport(self._deadline), timeout=config.timeout_s),
+            http_client=httpx2.Client(transport=DeadlineTransport(self._deadline), timeout=config.timeout_s),
         )
         self._format_index = 0
         self._format_lock = threading.Lock()

@@ -2,6 +2,10 @@
 
 Each POST to ``/v1/chat/completions`` takes the next scripted :class:`Reply` from the queue (an empty queue
 answers 500, so an unexpected call fails loudly). Every request body is recorded in ``requests``.
+
+A POST to ``/v1/audio/transcriptions`` (multipart form) takes its reply from the same queue: script it with
+:func:`transcription` (a plain text reply is a transcription without word timings). Its form is recorded in
+``transcriptions`` too.
 """
 
 from __future__ import annotations
@@ -11,17 +15,22 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer; build it with :func:`text`, :func:`error`, :func:`delayed`, :func:`stream`, :func:`raw`."""
+    """One scripted answer; build it with :func:`text`, :func:`error`, :func:`delayed`, :func:`stream`, :func:`raw`,
+    :func:`transcription`."""
 
     content: str = ""
-    """Assistant message content (may itself be broken JSON: that is the model misbehaving)."""
+    """Assistant message content (may itself be broken JSON: that is the model misbehaving); a transcription's text."""
     status: int = 200
     """HTTP status; non-2xx sends ``body`` as the error body."""
     body: Any = None
@@ -38,6 +47,10 @@ class Reply:
     """Send the body one byte at a time, this many seconds apart (a server that never quite stalls)."""
     prompt_tokens: int = 100
     completion_tokens: int = 20
+    words: tuple[tuple[str, float, float], ...] = ()
+    """A transcription's words as ``(word, start, end)`` in seconds."""
+    duration: float | None = None
+    """A transcription's audio length in seconds; None means the last word's end."""
 
 
 def text(content: str, **options: Any) -> Reply:
@@ -64,13 +77,24 @@ def raw(body: str, status: int = 200) -> Reply:
     return Reply(raw_body=body, status=status)
 
 
+def transcription(content: str, words: Sequence[tuple[str, float, float]] = (), duration: float | None = None,
+                  **options: Any) -> Reply:
+    """A transcription reply: ``verbose_json`` (with ``words``) or, when the request asks for ``json``, the text."""
+    return Reply(content=content, words=tuple((w, float(s), float(e)) for w, s, e in words), duration=duration,
+                 **options)
+
+
 @dataclass
 class FakeLLMServer:
     model: str = "fake-model"
     rejected_formats: set[str] = field(default_factory=set)
-    """``response_format`` types answered with a 400 (e.g. ``{"json_schema"}``), without using a scripted reply."""
+    """``response_format`` types answered with a 400 (e.g. ``{"json_schema"}``, or ``{"verbose_json"}`` for
+    transcriptions), without using a scripted reply."""
     requests: list[dict] = field(default_factory=list)
-    """Every POSTed request body, in order (including rejected ones)."""
+    """Every POSTed request body, in order (including rejected ones); a transcription's as in ``transcriptions``."""
+    transcriptions: list[dict] = field(default_factory=list)
+    """Every transcription request, in order: its text form fields by name (``timestamp_granularities[]`` as the
+    list ``timestamp_granularities``) plus ``file_name``, ``file_bytes``, ``file_size`` and ``content_type``."""
     headers: list[dict[str, str]] = field(default_factory=list)
     """Headers of every POST, in order."""
 
@@ -113,8 +137,7 @@ class FakeLLMServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _next(self, body: dict) -> Reply:
-        response_format = (body.get("response_format") or {}).get("type")
+    def _next(self, response_format: str | None) -> Reply:
         if response_format in self.rejected_formats:
             return error(400, f"response_format of type '{response_format}' is not supported by this server")
         with self._lock:
@@ -139,22 +162,40 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
+            transcribing = self.path.split("?")[0].rstrip("/").endswith("/audio/transcriptions")
+            data = self._read_body()
+            body = _form(self.headers.get("Content-Type", ""), data) if transcribing else json.loads(data or b"{}")
             with server._lock:
                 server.requests.append(body)
                 server.headers.append(dict(self.headers.items()))
-            reply = server._next(body)
+                if transcribing:
+                    server.transcriptions.append(body)
+            response_format = body.get("response_format") if transcribing \
+                else (body.get("response_format") or {}).get("type")
+            reply = server._next(response_format)
             if reply.delay_s:
                 server._wait(reply.delay_s)
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                self._answer(reply, body)
+                self._answer(reply, body, transcribing)
 
-        def _answer(self, reply: Reply, body: dict) -> None:
+        def _read_body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            data = b""
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline().strip():  # trailers, up to the blank line
+                pass
+            return data
+
+        def _answer(self, reply: Reply, body: dict, transcribing: bool = False) -> None:
             if reply.raw_body is not None:
                 self._send(reply.status, reply.raw_body.encode(), "application/json")
             elif reply.status >= 400:
                 self._send_json(reply.status, reply.body)
+            elif transcribing:
+                self._send_transcription(reply, body.get("response_format") or "json")
             elif reply.chunks is not None or body.get("stream"):
                 self._send_stream(reply.chunks if reply.chunks is not None else (reply.content,), body,
                                   reply.broken_after)
@@ -162,6 +203,16 @@ def _handler_for(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._drip(json.dumps(_completion(reply, body.get("model") or server.model)).encode(), reply.drip_s)
             else:
                 self._send_json(200, _completion(reply, body.get("model") or server.model))
+
+        def _send_transcription(self, reply: Reply, response_format: str) -> None:
+            if response_format == "text":
+                self._send(200, reply.content.encode(), "text/plain; charset=utf-8")
+                return
+            payload = _transcript(reply) if response_format == "verbose_json" else {"text": reply.content}
+            if reply.drip_s:
+                self._drip(json.dumps(payload).encode(), reply.drip_s)
+            else:
+                self._send_json(200, payload)
 
         def _drip(self, data: bytes, pause_s: float) -> None:
             self.send_response(200)
@@ -222,6 +273,37 @@ def _completion(reply: Reply, model: str) -> dict:
             "total_tokens": reply.prompt_tokens + reply.completion_tokens,
         },
     }
+
+
+def _transcript(reply: Reply) -> dict:
+    """OpenAI's ``verbose_json`` transcription."""
+    words = [{"word": w, "start": s, "end": e} for w, s, e in reply.words]
+    duration = reply.duration if reply.duration is not None else (reply.words[-1][2] if reply.words else 0.0)
+    return {"task": "transcribe", "language": "english", "duration": duration, "text": reply.content,
+            "words": words, "segments": []}
+
+
+def _form(content_type: str, data: bytes) -> dict:
+    """A ``multipart/form-data`` body as a dict: text fields by name (``name[]`` fields as a list under ``name``),
+    the file as ``file_name``, ``file_bytes``, ``file_size`` and ``content_type``."""
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+    form: dict[str, Any] = {}
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition") or ""
+        payload = _payload(part)
+        if part.get_filename() is not None:
+            form.update(file_name=part.get_filename(), file_bytes=payload, file_size=len(payload),
+                        content_type=part.get_content_type())
+        elif name.endswith("[]"):
+            form.setdefault(name[:-2], []).append(payload.decode())
+        else:
+            form[name] = payload.decode()
+    return form
+
+
+def _payload(part: Message) -> bytes:
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 def _chunk(model: str, delta: dict, finish_reason: str | None = None) -> dict:

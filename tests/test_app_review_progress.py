@@ -14,7 +14,8 @@ from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
 from simulator.reports import export, scoring
-from simulator.storage.records import SessionDetail, SessionSettings
+from simulator.speech.delivery import Delivery, Pause
+from simulator.storage.records import Recording, SessionDetail, SessionSettings
 from simulator.storage.store import Store
 from simulator.storage.tables import TurnRow
 from tests.fakes import fake_runner, scored
@@ -36,16 +37,20 @@ def open_page(page: str, session: int | None = None) -> AppTest:
 
 
 def interview(bundle, db_url: str, profile: str, answers: tuple[str, ...] = ANSWERS,
-              question_ids: list[str] | None = None) -> SessionDetail:
-    """A finished interview: one graded answer per main question (``question_ids`` when given), no follow-ups."""
+              question_ids: list[str] | None = None, spoken: tuple[Delivery | None, ...] = (),
+              recording: Recording | None = None) -> SessionDetail:
+    """A finished interview: one graded answer per main question (``question_ids`` when given), no follow-ups.
+    The first answers are spoken with the ``spoken`` deliveries (None: typed), keeping ``recording`` if given."""
     with Store(db_url) as store:
         runner = fake_runner(store, bundle.questions, bundle.rubrics, seed=1)
         settings = SessionSettings(questions=len(answers), follow_ups=0, topics=[TOPIC],
                                    question_ids=question_ids or [])
         session_id = runner.start(profile, settings, seed=1)
-        for answer in answers:
+        for n, answer in enumerate(answers):
+            delivery = spoken[n] if n < len(spoken) else None
             runner.next_turn(session_id).commit()
-            runner.answer(session_id, answer, duration_s=20.0)
+            runner.answer(session_id, answer, duration_s=20.0, delivery=delivery,
+                          recording=recording if delivery is not None else None)
             runner.grade_pending(session_id)
         assert runner.next_turn(session_id) is None
         return store.session_detail(session_id)
@@ -284,3 +289,61 @@ def test_progress_headline_has_no_delta_without_change_and_the_advice_is_plain(p
     assert advice and not [text for text in advice for word in ("plan mode", "retry-low", "weakest-first")
                            if word in text]
     assert any("Retry the 1 rag-architecture question you scored below 6" in text for text in advice)
+
+
+# ---------------------------------------------------------------- spoken answers
+
+
+def delivery(wpm: float, fillers: int = 2) -> Delivery:
+    """A spoken answer of 100 words at ``wpm``, with ``fillers`` ums and one long pause."""
+    speaking = 100 / wpm * 60
+    return Delivery(audio_s=speaking + 2, speaking_s=speaking, words=100, wpm=wpm, fillers={"um": fillers},
+                    long_pauses=[Pause(at_s=12.0, length_s=2.6)], engine="offline:tiny.en",
+                    notes=["Slow down and let each point land before the next."] if wpm > 180 else [])
+
+
+def test_progress_charts_the_delivery_of_spoken_answers(app_env, bundle):
+    old = interview(bundle, app_env["db_url"], "di", spoken=(delivery(200, 6), delivery(190, 6)))
+    age(app_env["db_url"], old.id, 3)
+    interview(bundle, app_env["db_url"], "di", spoken=(delivery(150), delivery(150)))
+    interview(bundle, app_env["db_url"], "di")  # typed answers: not part of the trend
+
+    app = open_progress("di")
+    assert "Delivery (spoken answers)" in [h.value for h in app.subheader]
+    assert ("4 spoken answers. Comparing your first 2 with your last 2: your pace moved from 195 to 150 wpm, inside "
+            "the comfortable 90–180 wpm; filler words went from 6.0 to 2.0 per 100 words.") in markdown_texts(app)
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == 4, "score over time, topics, criteria, delivery"
+    spec = json.loads(charts[3].proto.spec)
+    pace, fillers = spec["vconcat"]
+    assert [layer["mark"]["type"] for layer in pace["layer"]] == ["rect", "line", "point"]
+    assert [layer["mark"]["type"] for layer in fillers["layer"]] == ["rule", "line", "point"]
+    assert pace["layer"][2]["encoding"]["y"]["title"] == "Pace (words per minute)"
+    assert fillers["layer"][2]["encoding"]["y"]["title"] == "Filler words per 100 words"
+    rows = chart_rows(charts[3])
+    assert {"low": 90, "high": 180} in rows, "the comfortable band"
+    assert {"limit": 4.0} in rows, "the filler line"
+    answers = [row for row in rows if "wpm" in row]
+    assert sorted(row["wpm"] for row in answers) == [150, 150, 190, 200]
+    assert sorted(row["fillers_per_100_words"] for row in answers) == [2, 2, 6, 6]
+
+
+def test_progress_without_spoken_answers_points_to_answering_by_voice(finished):
+    app = open_progress("ana")
+    assert "Delivery (spoken answers)" in [h.value for h in app.subheader]
+    assert [c.value for c in app.caption if "by voice on the Interview page" in c.value] == [
+        "Answer by voice on the Interview page to see how your pace and filler words change here."]
+    assert len(app.get("vega_lite_chart")) == 3, "no delivery chart"
+
+
+def test_review_shows_the_delivery_card_of_a_spoken_answer(app_env, bundle):
+    audio = Recording(data=b"RIFF....WAVEfmt ", mime="audio/wav")
+    detail = interview(bundle, app_env["db_url"], "ana", spoken=(delivery(200),), recording=audio)
+    assert [a.has_recording for a in detail.answers] == [True, False]
+    app = open_page("pages/review.py", session=detail.id)
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric if m.label in ("Pace", "Filler words", "Long pauses")}
+    assert metrics == {"Pace": "200 wpm", "Filler words": "2", "Long pauses": "1"}
+    assert [m.label for m in app.metric].count("Pace") == 1, "only the spoken answer has a delivery card"
+    assert "- Slow down and let each point land before the next." in markdown_texts(app)
+    assert len(app.get("audio")) == 1, "the kept recording can be played back"

@@ -14,8 +14,8 @@ FIRST_PARTY = ("simulator", "app", "pages", "tools", "streamlit_app")
 
 LAYERS = [  # lowest first: a module may import its own layer and the ones below it, never one above
     ["simulator.config", "simulator.text", "simulator.injection", "simulator.untrusted", "simulator.content.schemas"],
-    ["simulator.content", "simulator.search", "simulator.storage", "simulator.llm", "simulator.grading.spec",
-     "simulator.grading.contract"],
+    ["simulator.content", "simulator.search", "simulator.storage", "simulator.llm", "simulator.speech",
+     "simulator.grading.spec", "simulator.grading.contract"],
     ["simulator.grading", "simulator.interview"],
     ["simulator.reports", "simulator.core"],
     ["simulator.cli", "simulator.__main__", "app", "tools"],

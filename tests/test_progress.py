@@ -11,6 +11,7 @@ import pytest
 from simulator.content import bank
 from simulator.grading.contract import CriterionGrade, Grade, unscored
 from simulator.reports import progress
+from simulator.speech.delivery import Delivery
 from simulator.storage.records import SessionSettings
 from simulator.storage.store import Store
 
@@ -38,12 +39,13 @@ class Interview:
         self.store, self.content = store, content
         self.session_id = store.create_session(profile, SessionSettings(), "offline", "test-judge", [])
 
-    def main(self, question_id: str, overall: float, levels: dict[str, int]) -> int:
-        """Ask a bank question, answer it and grade the answer; returns the question turn id."""
+    def main(self, question_id: str, overall: float, levels: dict[str, int], delivery: Delivery | None = None) -> int:
+        """Ask a bank question, answer it (spoken when ``delivery`` is given) and grade the answer; returns the
+        question turn id."""
         question = self.content.questions[question_id]
         asked = self.store.add_turn(self.session_id, "interviewer", "question", question.prompt, question=question,
                                     rubrics=self.content.rubrics_for(question))
-        self._answer(asked, grade(overall, levels))
+        self._answer(asked, grade(overall, levels), delivery)
         return asked
 
     def follow_up(self, asked: int, overall: float, levels: dict[str, int]) -> None:
@@ -59,8 +61,9 @@ class Interview:
         asked = self.store.add_turn(self.session_id, "interviewer", "question", question.prompt, question=question)
         self._answer(asked, unscored("test-judge", "judge unavailable"))
 
-    def _answer(self, asked: int, result: Grade) -> None:
-        answer = self.store.add_turn(self.session_id, "candidate", "answer", "my answer", parent_turn_id=asked)
+    def _answer(self, asked: int, result: Grade, delivery: Delivery | None = None) -> None:
+        answer = self.store.add_turn(self.session_id, "candidate", "answer", "my answer", parent_turn_id=asked,
+                                     delivery=delivery)
         self.store.attach_grade(answer, result)
 
 
@@ -202,3 +205,18 @@ def test_report_rows_become_dataframes(store, content, fundamentals):
     frame = pd.DataFrame([dataclasses.asdict(p) for p in report.timeline])
     assert list(frame.columns) == ["answered_at", "overall", "topic", "question_id", "session_id", "answers"]
     assert frame["overall"].tolist() == [6.5]
+
+
+def test_spoken_answers_score_like_typed_ones_and_add_a_delivery_trend(store, content, fundamentals):
+    Interview(store, content, "typed").main(fundamentals[0], 6.5, {FACTS: 2})
+    delivery = Delivery(audio_s=40, speaking_s=36, words=90, wpm=150, fillers={"um": 3}, engine="offline:tiny.en")
+    Interview(store, content, "spoken").main(fundamentals[0], 6.5, {FACTS: 2}, delivery)
+    typed, spoken = (progress.progress_report(store.history(name), content.rubrics) for name in ("typed", "spoken"))
+    assert (typed.topics, typed.criteria, typed.weakest) == (spoken.topics, spoken.criteria, spoken.weakest)
+    assert [p.overall for p in typed.timeline] == [p.overall for p in spoken.timeline] == [6.5]
+    assert typed.delivery == progress.DeliveryTrend(), "typed answers have no delivery"
+    frame = pd.DataFrame([dataclasses.asdict(p) for p in spoken.delivery.points])
+    assert list(frame.columns) == ["answered_at", "session_id", "question_id", "wpm", "fillers_per_100_words",
+                                   "fillers", "long_pauses"]
+    assert frame[["wpm", "fillers", "long_pauses"]].values.tolist() == [[150, 3, 0]]
+    assert frame["fillers_per_100_words"].round(2).tolist() == [3.33]

@@ -218,7 +218,7 @@ def test_upgrading_a_0001_database_keeps_its_data_and_stores_each_grade_once(db_
     engine.dispose()
 
     with Store(db_url) as store:
-        assert current_revision(store.engine) == "0005"
+        assert current_revision(store.engine) == "0006"
         assert "criteria" not in {c["name"] for c in inspect(store.engine).get_columns("grades")}
         detail = store.session_detail(1)
         assert (detail.profile, detail.plan, detail.position) == ("old-timer", ["q-one", "q-two"], 1)
@@ -237,7 +237,7 @@ def test_upgrading_a_0001_database_keeps_its_data_and_stores_each_grade_once(db_
 
 def test_models_match_the_migrations_and_migrating_twice_is_harmless(store: Store) -> None:
     migrate(store.engine)
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 

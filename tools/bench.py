@@ -27,6 +27,7 @@ import numpy as np
 from simulator.config import KNOWLEDGE_DIR, PROJECT_ROOT
 from simulator.grading import batch
 from simulator.text import split_sentences
+from tools import bench_speech
 from tools.bench_load import adversarial_grading
 
 GOLDEN = PROJECT_ROOT / "tests" / "golden" / "answers.jsonl"
@@ -63,6 +64,8 @@ class BenchPlan:
     """Golden answers graded in the batch phase (None: all of them)."""
     corpus_sentences: int | None = None
     """Real sentences the synthetic retrieval corpora are assembled from (None: all, ~1,000; each is embedded)."""
+    speech_runs: int = 3
+    """Timed transcriptions of the speech clips after the first (the median is reported)."""
 
 
 FULL = BenchPlan(restarts=3, grades=200, grades_after_batch=100, queries=300, sizes=(1_000, 10_000, 100_000),
@@ -70,7 +73,7 @@ FULL = BenchPlan(restarts=3, grades=200, grades_after_batch=100, queries=300, si
 QUICK = BenchPlan(restarts=1, grades=20, grades_after_batch=10, queries=60, sizes=(1_000, 10_000), encoder_runs=1,
              full_reindex=False)
 SMOKE = BenchPlan(restarts=1, grades=2, grades_after_batch=2, queries=10, sizes=(1_000, 10_000), encoder_runs=1,
-                  full_reindex=False, golden_rows=20, corpus_sentences=200)
+                  full_reindex=False, golden_rows=20, corpus_sentences=200, speech_runs=1)
 """Every phase once with the fewest repetitions: checks that the tool works end to end (the test suite runs it);
 its numbers are too noisy to quote."""
 PLANS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
@@ -84,6 +87,7 @@ TARGETS = {
     "adversarial_100kb_s": 2.0,
     "ordinary_grade_delay_s": 0.5,
     "peak_rss_mb": 1536.0,
+    **bench_speech.TARGETS,
 }
 """Upper bounds from the performance issue (the grade latency one from the grading-model issue)."""
 
@@ -107,6 +111,7 @@ ROWS = (
     ("cold_start_first_run_peak_rss_mb", "peak RSS, first start (embeds the notes)", "MB"),
     ("app_peak_rss_mb", "peak RSS, model + index + grading", "MB"),
     ("peak_rss_mb", "peak RSS, whole benchmark", "MB"),
+    *bench_speech.ROWS,
 )
 
 
@@ -145,6 +150,7 @@ def run(plan: BenchPlan) -> dict[str, Any]:
         results |= incremental_reindex(runtime, work, plan.full_reindex)
         results["app_peak_rss_mb"] = peak_rss_mb()
         results |= retrieval_scaling(runtime, plan)
+        results |= bench_speech.speech(work, plan.speech_runs, runtime.settings.speech_model)
         results["peak_rss_mb"] = peak_rss_mb()
     # Other processes compete for the same cores; the load says how much the times are inflated.
     results |= {"cpus": os.cpu_count(), "load_avg_start": round(load_before, 2),
@@ -467,6 +473,7 @@ def table(results: dict[str, Any]) -> str:
     embedded, total = results.get("reindex_embedded_chunks"), results.get("reindex_total_chunks")
     lines.append(f"(re-index embedded {embedded} of {total} chunks; grades and searches are single calls in "
                  f"one warm process; search times exclude encoding the query)")
+    lines.append(bench_speech.summary(results))
     lines.append(f"({results.get('cpus')} CPUs, 1-minute load average {results.get('load_avg_start')} at the start "
                  f"and {results.get('load_avg_end')} at the end)")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from simulator.cli import content, grading, interview, sessions
+from simulator.cli import content, grading, interview, sessions, speech
 from simulator.config import SettingsError
 from simulator.storage.db import StorageUnavailable
 
@@ -27,6 +27,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simulator", description="Interview Simulator tools.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (content, grading, interview, sessions):
+    for module in (content, grading, interview, sessions, speech):
         module.add_commands(commands)
     return parser

@@ -23,7 +23,8 @@ from simulator.injection import has_visible_text
 from simulator.interview.interviewer import FollowUpChoice, Interviewer, Previous, Speech, choose_follow_up
 from simulator.interview.plan import QuestionPlan, make_plan
 from simulator.interview.policy import MAX_ANSWER_CHARS, STRONG_ANSWER
-from simulator.storage.records import ConflictError, SessionDetail, SessionSettings, TurnRecord
+from simulator.speech.delivery import Delivery
+from simulator.storage.records import ConflictError, Recording, SessionDetail, SessionSettings, TurnRecord
 from simulator.storage.store import Store
 
 
@@ -157,12 +158,14 @@ class InterviewRunner:
 
     # -- the one step both front ends drive
 
-    def advance(self, session_id: int, answer: str | None = None, duration_s: float | None = None) -> Step:
+    def advance(self, session_id: int, answer: str | None = None, duration_s: float | None = None,
+                delivery: Delivery | None = None, recording: Recording | None = None) -> Step:
         """Do the next thing the session needs and report it.
 
         An ungraded answer (left by a crash) is graded first. When a question waits, ``answer`` is stored and
         graded; without one the step just reports the waiting question. Otherwise the interviewer's next turn is
-        returned uncommitted (stream it or commit it); when the plan is done the session is finished.
+        returned uncommitted (stream it or commit it); when the plan is done the session is finished. A spoken
+        answer's ``delivery`` (and ``recording``, when kept) is stored with it and never reaches the judge.
         """
         detail = self.detail(session_id)
         stage = stage_of(detail)
@@ -173,7 +176,7 @@ class InterviewRunner:
         if stage == Stage.ASKED:
             if answer is None:
                 return Step("await", waiting=awaiting_turn(detail))
-            receipt = self.answer(session_id, answer, duration_s)
+            receipt = self.answer(session_id, answer, duration_s, delivery, recording)
             return Step("graded", receipt=receipt, grades=self.grade_pending(session_id))
         pending = self.next_turn(session_id)
         return Step("ended") if pending is None else Step("speak", pending=pending)
@@ -264,7 +267,8 @@ class InterviewRunner:
 
     # -- the candidate's turn
 
-    def answer(self, session_id: int, text: str, duration_s: float | None = None) -> AnswerReceipt:
+    def answer(self, session_id: int, text: str, duration_s: float | None = None, delivery: Delivery | None = None,
+               recording: Recording | None = None) -> AnswerReceipt:
         """Store the candidate's answer to the waiting question (committed before any grading)."""
         detail = self.detail(session_id)
         waiting = awaiting_turn(detail)
@@ -290,7 +294,7 @@ class InterviewRunner:
         try:
             turn_id = self.store.add_turn(session_id, "candidate", "answer", text, parent_turn_id=waiting.id,
                                           meta=meta, duration_s=None if duration_s is None else round(duration_s, 3),
-                                          after_seq=seen_seq)
+                                          after_seq=seen_seq, delivery=delivery, recording=recording)
         except ConflictError:
             # A second submit (another tab, a double click) stored its answer first: one answer per question.
             raise InterviewError(f"session {session_id} changed while the answer was being saved (already "

@@ -17,6 +17,7 @@ from typing import Any
 
 from simulator.grading.contract import Grade
 from simulator.reports import scoring
+from simulator.speech.delivery import Delivery
 from simulator.storage.records import SessionDetail, TurnRecord
 from simulator.text import shorten
 
@@ -71,7 +72,9 @@ def level_bar(level: int, width: int = 4) -> str:
 
 
 def session_json(detail: SessionDetail) -> dict[str, Any]:
-    """Everything needed to re-render the transcript (questions and rubrics as asked, every grade)."""
+    """Everything needed to re-render the transcript (questions and rubrics as asked, every grade). Each answer has
+    ``delivery`` (how a spoken answer was spoken; null for a typed one) and ``has_recording`` (whether its audio
+    was kept in the app; the audio itself is never exported)."""
     return {"format": EXPORT_FORMAT, "session": detail.model_dump(mode="json")}
 
 
@@ -130,11 +133,24 @@ def _question_md(turn: TurnRecord, number: int) -> list[str]:
 def _answer_md(turn: TurnRecord, asked: TurnRecord | None) -> list[str]:
     timing = f" ({turn.duration_s:.0f} s)" if turn.duration_s is not None else ""
     lines = [f"**Answer**{timing}:", "", inert_markdown_block(turn.text), ""]
+    if turn.delivery is not None:
+        lines += _delivery_md(turn.delivery, turn.has_recording)
     lines += _grade_md(turn.grade)
     question = asked.question() if asked is not None and asked.kind == "question" else None
     if question is not None:
         lines += ["<details><summary>Model answer</summary>", "", inert_markdown_block(question.model_answer), "",
                   "</details>", ""]
+    return lines
+
+
+def _delivery_md(delivery: Delivery, recording_kept: bool) -> list[str]:
+    """How a spoken answer was spoken. Its words are ours, but an imported JSON export can carry anything, so
+    they go in code like every other string this module did not write."""
+    engine = f", transcribed by {inert_markdown(delivery.engine)}" if delivery.engine.strip() else ""
+    kept = ", recording kept" if recording_kept else ""
+    lines = [f"**Delivery** (spoken answer{engine}{kept}): {inert_markdown(delivery.summary())}", ""]
+    if delivery.notes:
+        lines += [*(f"- {inert_markdown(note)}" for note in delivery.notes), ""]
     return lines
 
 
@@ -214,7 +230,16 @@ def transcript_text(detail: SessionDetail) -> str:
     for turn in detail.turns:
         who = "Interviewer" if turn.role == "interviewer" else "You"
         lines.append(f"[{turn.seq}] {who} ({turn.kind}): {terminal_safe(turn.text)}")
+        if turn.delivery is not None:
+            lines += _delivery_text(turn.delivery, turn.has_recording)
         if turn.grade is not None:
             lines.append(grade_card(turn.grade))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _delivery_text(delivery: Delivery, recording_kept: bool) -> list[str]:
+    engine = f", transcribed by {delivery.engine}" if delivery.engine.strip() else ""
+    kept = ", recording kept" if recording_kept else ""
+    lines = [terminal_safe(f"  Delivery (spoken{engine}{kept}): {delivery.summary()}")]
+    return lines + [f"  * {terminal_safe(note)}" for note in delivery.notes]

@@ -8,6 +8,8 @@ into DataFrames and charts. What counts where follows :mod:`simulator.reports.sc
 * Criterion averages count **every** scored answer, follow-ups included: a follow-up's level is a genuine
   reading of the criterion it probes.
 * Ad-hoc questions (no bank question, no topic) appear on the timeline but in no topic average.
+* The delivery trend covers spoken answers only (typed ones have no delivery), whatever their grade: how an
+  answer was spoken never feeds into its score.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from simulator.content.schemas import Criterion, Rubric
 from simulator.grading.spec import REFERENCE_RUBRIC
 from simulator.interview.policy import LOW_SCORE
 from simulator.reports.scoring import QuestionResult, question_results
+from simulator.speech.delivery import FAST_WPM, FILLERS_PER_100_WORDS, SLOW_WPM, Delivery
 from simulator.storage.records import HistoryEntry, PlanMode
 
 MIN_ANSWERS = 2
@@ -31,6 +34,14 @@ WEAKEST_PER_KIND = 3
 """How many weakest topics, and how many weakest criteria, are reported."""
 TARGET_LEVEL = 3
 """The criterion level the advice quotes as the next goal ("what a good answer does")."""
+TREND_WINDOW = 5
+"""The delivery trend compares the first this many spoken answers with the last this many."""
+MIN_TREND_ANSWERS = 4
+"""Spoken answers with a measured pace needed before first and last are compared (then two on each side)."""
+STEADY_WPM = 5.0
+"""A change in mean pace smaller than this (words per minute) is reported as steady."""
+STEADY_FILLERS = 0.5
+"""A change in filler words smaller than this (per 100 words) is reported as steady."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,46 @@ class WeakArea:
 
 
 @dataclass(frozen=True)
+class DeliveryPoint:
+    answered_at: datetime
+    """When the spoken answer was given (UTC)."""
+    session_id: int
+    """Session it was given in."""
+    question_id: str | None
+    """Bank question answered; None for an ad-hoc question."""
+    wpm: float | None
+    """Pace in words per minute; None when there was too little speech to measure it."""
+    fillers_per_100_words: float | None
+    """Filler words per 100 words spoken (the rate the delivery advice uses); None when no words were heard."""
+    fillers: int
+    """Filler words heard."""
+    long_pauses: int | None
+    """Silences of 2 s or more between words; None without word timings."""
+
+
+@dataclass(frozen=True)
+class DeliveryTrend:
+    points: list[DeliveryPoint] = field(default_factory=list)
+    """Spoken answers, oldest first."""
+    window: int = 0
+    """How many measured answers each of the first and recent figures averages; 0 until there are enough."""
+    first_wpm: float | None = None
+    """Mean pace of the first ``window`` spoken answers with a measured pace."""
+    recent_wpm: float | None = None
+    """Mean pace of the last ``window`` of them."""
+    first_fillers: float | None = None
+    """Mean filler words per 100 words over those first answers."""
+    recent_fillers: float | None = None
+    """Mean filler words per 100 words over those last answers."""
+    summary: str = ""
+    """One or two sentences on the trend; empty without spoken answers."""
+    comfortable_wpm: tuple[float, float] = (SLOW_WPM, FAST_WPM)
+    """The pace most listeners find easy to follow, lowest and highest, in words per minute."""
+    filler_limit: float = FILLERS_PER_100_WORDS
+    """Filler words per 100 words above which the delivery advice says so."""
+
+
+@dataclass(frozen=True)
 class ProgressReport:
     timeline: list[ScorePoint] = field(default_factory=list)
     """Scored questions, oldest first."""
@@ -105,6 +156,8 @@ class ProgressReport:
     """Per-criterion averages, lowest first."""
     weakest: list[WeakArea] = field(default_factory=list)
     """Weakest topics, then weakest criteria, each lowest first."""
+    delivery: DeliveryTrend = field(default_factory=DeliveryTrend)
+    """Pace and filler words of the spoken answers over time."""
 
     @property
     def empty(self) -> bool:
@@ -114,12 +167,14 @@ class ProgressReport:
 def progress_report(history: Iterable[HistoryEntry], rubrics: Mapping[str, Rubric] | None = None,
                     min_answers: int = MIN_ANSWERS, limit: int = WEAKEST_PER_KIND) -> ProgressReport:
     """Everything the Progress page shows, from a profile's history (``Store.history``)."""
+    history = list(history)
     entries = _scored(history)
     return ProgressReport(
         timeline=score_timeline(entries),
         topics=topic_averages(entries),
         criteria=criterion_averages(entries, rubrics),
         weakest=weakest_areas(entries, rubrics, min_answers, limit),
+        delivery=delivery_trend(history),
     )
 
 
@@ -163,6 +218,72 @@ def weakest_areas(history: Iterable[HistoryEntry], rubrics: Mapping[str, Rubric]
     names = _CriterionNames(rubrics)
     return ([_weak_topic(a, low_questions) for a in topics]
             + [_weak_criterion(a, _weakest_topic_for(a.key, entries), low_questions, names) for a in criteria])
+
+
+# ---------------------------------------------------------------- delivery of spoken answers
+
+
+def delivery_trend(history: Iterable[HistoryEntry], window: int = TREND_WINDOW) -> DeliveryTrend:
+    """Pace and filler words of every spoken answer, oldest first, and how the last ``window`` compare with the
+    first ``window`` (fewer on each side while there are under twice as many, none under MIN_TREND_ANSWERS)."""
+    in_order = sorted(history, key=lambda e: (e.answered_at, e.turn_id))
+    points = [_delivery_point(e, e.delivery) for e in in_order if e.delivery is not None]
+    measured = [p for p in points if p.wpm is not None]
+    size = min(window, len(measured) // 2) if len(measured) >= MIN_TREND_ANSWERS else 0
+    if not size:
+        return DeliveryTrend(points=points, summary=_early_summary(points, measured))
+    first, recent = measured[:size], measured[-size:]
+    pace = (_mean_wpm(first), _mean_wpm(recent))
+    fillers = (_mean_fillers(first), _mean_fillers(recent))
+    return DeliveryTrend(points=points, window=size, first_wpm=pace[0], recent_wpm=pace[1],
+                         first_fillers=fillers[0], recent_fillers=fillers[1],
+                         summary=_trend_summary(len(points), size, pace, fillers))
+
+
+def _delivery_point(entry: HistoryEntry, delivery: Delivery) -> DeliveryPoint:
+    return DeliveryPoint(answered_at=entry.answered_at, session_id=entry.session_id, question_id=entry.question_id,
+                         wpm=delivery.wpm, fillers=delivery.filler_count,
+                         fillers_per_100_words=round(delivery.fillers_per_100_words, 2) if delivery.words else None,
+                         long_pauses=len(delivery.long_pauses) if delivery.timed else None)
+
+
+def _mean_wpm(points: Sequence[DeliveryPoint]) -> float:
+    return round(fmean(p.wpm for p in points if p.wpm is not None), 1)
+
+
+def _mean_fillers(points: Sequence[DeliveryPoint]) -> float:
+    return round(fmean(p.fillers_per_100_words or 0.0 for p in points), 2)
+
+
+def _early_summary(points: Sequence[DeliveryPoint], measured: Sequence[DeliveryPoint]) -> str:
+    if not points:
+        return ""
+    answers = _count(len(points), "spoken answer")
+    if not measured:
+        return f"{answers}, each too short to measure pace."
+    more = MIN_TREND_ANSWERS - len(measured)
+    return (f"{answers}: {_mean_wpm(measured):.0f} wpm and {_mean_fillers(measured):.1f} filler words per 100 words "
+            f"on average. Answer {_count(more, 'more question')} by voice to see a trend.")
+
+
+def _trend_summary(answers: int, window: int, pace: tuple[float, float], fillers: tuple[float, float]) -> str:
+    """``pace`` and ``fillers`` are (first, recent) means."""
+    (first, recent), (first_fillers, recent_fillers) = pace, fillers
+    if abs(recent - first) < STEADY_WPM:
+        moved = f"your pace held steady at about {recent:.0f} wpm"
+    else:
+        moved = f"your pace moved from {first:.0f} to {recent:.0f} wpm"
+    if abs(recent_fillers - first_fillers) < STEADY_FILLERS:
+        filler_words = f"filler words held at about {recent_fillers:.1f} per 100 words"
+    else:
+        filler_words = f"filler words went from {first_fillers:.1f} to {recent_fillers:.1f} per 100 words"
+    return (f"{_count(answers, 'spoken answer')}. Comparing your first {window} with your last {window}: "
+            f"{moved}, {_pace_band(recent)}; {filler_words}.")
+
+
+def _pace_band(wpm: float) -> str:
+    where = "below" if wpm < SLOW_WPM else "above" if wpm > FAST_WPM else "inside"
+    return f"{where} the comfortable {SLOW_WPM}–{FAST_WPM} wpm"
 
 
 # ---------------------------------------------------------------- advice

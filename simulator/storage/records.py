@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from simulator.config import AgentKind
 from simulator.content.schemas import Difficulty, Question, Rubric
 from simulator.grading.contract import Grade
+from simulator.speech.delivery import Delivery
 
 Role = Literal["interviewer", "candidate"]
 TurnKind = Literal["question", "follow_up", "answer", "note"]
@@ -78,6 +79,15 @@ class _View(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class Recording(_View):
+    """A spoken answer's audio as recorded."""
+
+    data: bytes = Field(repr=False)
+    """The file's bytes (WAV from the browser, or whatever was uploaded)."""
+    mime: str = "audio/wav"
+    """Its media type, e.g. ``audio/wav`` or ``audio/webm``."""
+
+
 class ProfileInfo(_View):
     id: int
     """Database id."""
@@ -118,6 +128,10 @@ class TurnRecord(_View):
     """For an answer: seconds the candidate took."""
     meta: dict[str, Any]
     """Free notes, e.g. that the LLM interviewer fell back to offline phrasing."""
+    delivery: Delivery | None = None
+    """For a spoken answer: how it was spoken (pace, fillers, pauses); None for a typed one."""
+    has_recording: bool = False
+    """Whether the answer's audio was kept (only when the candidate asked)."""
     grade: Grade | None
     """The grade attached to an answer, once graded."""
     graded_at: datetime | None
@@ -208,6 +222,8 @@ class HistoryEntry(_View):
     """Overall score 0 to 10; None when unscored."""
     criteria: dict[str, int]
     """Level 0 to 4 per ``rubric.criterion``."""
+    delivery: Delivery | None = None
+    """How the answer was spoken, for a spoken answer."""
 
 
 class QuestionScore(_View):

@@ -10,22 +10,24 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, Select, exists, func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from simulator.content.schemas import Question, Rubric
 from simulator.grading.contract import Grade
+from simulator.speech.delivery import Delivery
 from simulator.storage.db import make_engine, migrate, plain_failures, retryable, write_lock, writer
+from simulator.storage.queries import ListFilter, question_turn, summary_query, topics_by_session
 from simulator.storage.records import (
     ConflictError,
     HistoryEntry,
     NotFoundError,
     ProfileInfo,
     QuestionScore,
+    Recording,
     Role,
     SessionDetail,
     SessionSettings,
@@ -34,7 +36,16 @@ from simulator.storage.records import (
     TurnRecord,
     UserInfo,
 )
-from simulator.storage.tables import LOCAL_OWNER, GradeRow, ProfileRow, SessionRow, TurnRow, UserRow, now
+from simulator.storage.tables import (
+    LOCAL_OWNER,
+    GradeRow,
+    ProfileRow,
+    RecordingRow,
+    SessionRow,
+    TurnRow,
+    UserRow,
+    now,
+)
 from simulator.storage.validation import check_turn, clean_profile_name, profile_identity, rubric_snapshot
 
 _T = TypeVar("_T")
@@ -50,26 +61,16 @@ def _grade_columns(grade: Grade) -> dict[str, Any]:
     return {"status": grade.status, "overall": grade.overall, "grade": grade.model_dump(mode="json")}
 
 
-def _turn_record(row: TurnRow, grade: GradeRow | None) -> TurnRecord:
+def _turn_record(row: TurnRow, grade: GradeRow | None, recorded: bool = False) -> TurnRecord:
     return TurnRecord(
         id=row.id, session_id=row.session_id, seq=row.seq, role=row.role, kind=row.kind, text=row.text,
         question_id=row.question_id, topic=row.topic, question_snapshot=row.question_snapshot,
         rubric_snapshot=row.rubric_snapshot, parent_turn_id=row.parent_turn_id, created_at=row.created_at,
         answered_at=row.answered_at, duration_s=row.duration_s, meta=row.meta or {},
+        delivery=None if row.delivery is None else Delivery.model_validate(row.delivery), has_recording=recorded,
         grade=None if grade is None else Grade.model_validate(grade.grade),
         graded_at=None if grade is None else grade.created_at,
     )
-
-
-@dataclass(frozen=True)
-class _ListFilter:
-    owner: str
-    profile: str | None
-    since: datetime | None
-    topic: str | None
-    min_score: float | None
-    max_score: float | None
-    limit: int | None
 
 
 # ---------------------------------------------------------------- the store
@@ -258,14 +259,18 @@ class Store:
     def add_turn(self, session_id: int, role: Role, kind: TurnKind, text: str, question: Question | None = None,
                  rubrics: Iterable[Rubric] | Mapping[str, Rubric] | None = None, parent_turn_id: int | None = None,
                  meta: Mapping[str, Any] | None = None, duration_s: float | None = None,
-                 after_seq: int | None = None) -> int:
+                 after_seq: int | None = None, delivery: Delivery | None = None,
+                 recording: Recording | None = None) -> int:
         """Store one turn, committed before returning; returns its id. ``seq`` is assigned atomically.
 
         With ``after_seq`` the turn is stored only if the session's last turn still has that seq (0: no turn
         yet), checked in the same transaction; otherwise :class:`ConflictError`. Two writers that saw the same
-        state (two tabs, a double click) therefore cannot both add a turn.
+        state (two tabs, a double click) therefore cannot both add a turn. An answer may carry how it was spoken
+        (``delivery``) and, when the candidate chose to keep it, the ``recording``: stored in the same transaction.
         """
         check_turn(role, kind, text, duration_s, meta)
+        if (delivery is not None or recording is not None) and kind != "answer":
+            raise ValueError("only answers carry delivery measures or a recording")
         text = text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL; store the same on every engine
         snapshot = rubric_snapshot(rubrics)
 
@@ -284,9 +289,12 @@ class Store:
                 question_snapshot=question.model_dump(mode="json") if question else None,
                 rubric_snapshot=snapshot, parent_turn_id=parent_turn_id, created_at=stamp,
                 answered_at=stamp if kind == "answer" else None, duration_s=duration_s, meta=dict(meta or {}) or None,
+                delivery=None if delivery is None else delivery.model_dump(mode="json"),
             )
             session.add(row)
             session.flush()
+            if recording is not None:
+                session.add(RecordingRow(turn_id=row.id, mime=recording.mime, data=recording.data))
             return row.id
 
         return self._write(work)
@@ -327,22 +335,25 @@ class Store:
                 select(TurnRow, GradeRow).outerjoin(GradeRow, GradeRow.turn_id == TurnRow.id)
                 .where(TurnRow.session_id == session_id).order_by(TurnRow.seq)
             ).all()
+            recorded = set(session.scalars(select(RecordingRow.turn_id)
+                                           .join(TurnRow, TurnRow.id == RecordingRow.turn_id)
+                                           .where(TurnRow.session_id == session_id)))
         return SessionDetail(
             id=row.id, profile=profile, status=row.status, settings=SessionSettings.from_stored(row.settings),
             interviewer=row.interviewer, judge=row.judge, plan=row.plan, position=row.position,
             started_at=row.started_at, finished_at=row.finished_at,
-            turns=[_turn_record(t, g) for t, g in turns],
+            turns=[_turn_record(t, g, t.id in recorded) for t, g in turns],
         )
 
     def list_sessions(self, profile: str | None = None, since: datetime | None = None, topic: str | None = None,
                       min_score: float | None = None, max_score: float | None = None,
                       limit: int | None = None) -> list[SessionSummary]:
         """Session summaries, newest first. Score bounds apply to the session score (mean of question scores)."""
-        wanted = _ListFilter(self.owner, profile_identity(clean_profile_name(profile)) if profile is not None else None,
+        wanted = ListFilter(self.owner, profile_identity(clean_profile_name(profile)) if profile is not None else None,
                              since, topic, min_score, max_score, limit)
         with self._reading() as session:
-            rows = session.execute(_summary_query(wanted)).all()
-            topics = _topics_by_session(session, [r.id for r in rows])
+            rows = session.execute(summary_query(wanted)).all()
+            topics = topics_by_session(session, [r.id for r in rows])
         return [
             SessionSummary(id=r.id, profile=r.profile, status=r.status, started_at=r.started_at,
                            finished_at=r.finished_at, answered=r.answered or 0,
@@ -357,7 +368,8 @@ class Store:
         parent = aliased(TurnRow)
         query = (
             select(TurnRow.session_id, TurnRow.id, TurnRow.created_at, TurnRow.question_id, TurnRow.topic,
-                   parent.kind.label("parent_kind"), GradeRow.status, GradeRow.overall, GradeRow.grade)
+                   parent.kind.label("parent_kind"), GradeRow.status, GradeRow.overall, GradeRow.grade,
+                   TurnRow.delivery)
             .join(GradeRow, GradeRow.turn_id == TurnRow.id)
             .join(SessionRow, SessionRow.id == TurnRow.session_id)
             .join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
@@ -367,16 +379,27 @@ class Store:
         )
         if scored_only:
             query = query.where(GradeRow.status == "scored")
-        query = query.add_columns(_question_turn().label("question_turn_id"))
+        query = query.add_columns(question_turn().label("question_turn_id"))
         with self._reading() as session:
             rows = session.execute(query).all()
         return [
             HistoryEntry(session_id=r.session_id, turn_id=r.id, answered_at=r.created_at, question_id=r.question_id,
                          topic=r.topic, follow_up=r.parent_kind == "follow_up", question_turn_id=r.question_turn_id,
                          status=r.status, overall=r.overall,
-                         criteria={c["key"]: c["level"] for c in r.grade.get("criteria", [])})
+                         criteria={c["key"]: c["level"] for c in r.grade.get("criteria", [])},
+                         delivery=None if r.delivery is None else Delivery.model_validate(r.delivery))
             for r in rows
         ]
+
+    def recording(self, turn_id: int) -> Recording | None:
+        """The kept recording of an answer, if the candidate chose to keep it."""
+        with self._reading() as session:
+            turn = session.get(TurnRow, turn_id)
+            if turn is None:
+                raise NotFoundError(f"no turn {turn_id}")
+            _session_row(session, turn.session_id, owner=self.owner)
+            row = session.scalar(select(RecordingRow).where(RecordingRow.turn_id == turn_id))
+        return None if row is None else Recording(data=row.data, mime=row.mime)
 
     def question_scores(self, profile: str) -> dict[str, QuestionScore]:
         """Latest and best scored answer per bank question (main questions only), by question id."""
@@ -427,59 +450,3 @@ def _parent_turn(session: Session, session_id: int, kind: str, parent_turn_id: i
 
 def _next_seq(session: Session, session_id: int) -> int:
     return (session.scalar(select(func.max(TurnRow.seq)).where(TurnRow.session_id == session_id)) or 0) + 1
-
-
-def _question_turn() -> ColumnElement[int]:
-    """The main question an answer (``TurnRow``) belongs to, as in ``simulator.reports.scoring``: the last question
-    asked before it in its session (its follow-ups and their answers come before the next question); an answer
-    before any question stands for itself."""
-    asked = aliased(TurnRow)
-    latest = (select(asked.id).where(asked.session_id == TurnRow.session_id, asked.kind == "question",
-                                     asked.seq < TurnRow.seq)
-              .order_by(asked.seq.desc()).limit(1).correlate(TurnRow).scalar_subquery())
-    return func.coalesce(latest, TurnRow.id)
-
-
-def _summary_query(wanted: _ListFilter) -> Select[Any]:
-    answered = (select(TurnRow.session_id, func.count().label("n")).where(TurnRow.kind == "answer")
-                .group_by(TurnRow.session_id).subquery())
-    # The session score of simulator.reports.scoring: the mean over questions of each question's mean answer score.
-    scored = (select(TurnRow.session_id, _question_turn().label("question"), GradeRow.overall)
-              .join(GradeRow, GradeRow.turn_id == TurnRow.id).where(GradeRow.status == "scored").subquery())
-    by_question = (select(scored.c.session_id, func.avg(scored.c.overall).label("score"))
-                   .group_by(scored.c.session_id, scored.c.question).subquery())
-    scores = (select(by_question.c.session_id, func.avg(by_question.c.score).label("average"))
-              .group_by(by_question.c.session_id).subquery())
-    query = (
-        select(SessionRow.id, ProfileRow.name.label("profile"), SessionRow.status, SessionRow.started_at,
-               SessionRow.finished_at, answered.c.n.label("answered"), scores.c.average)
-        .join(ProfileRow, ProfileRow.id == SessionRow.profile_id)
-        .outerjoin(answered, answered.c.session_id == SessionRow.id)
-        .outerjoin(scores, scores.c.session_id == SessionRow.id)
-        .order_by(SessionRow.started_at.desc(), SessionRow.id.desc())
-    )
-    query = query.where(ProfileRow.owner == wanted.owner)
-    if wanted.profile is not None:
-        query = query.where(ProfileRow.identity == wanted.profile)
-    if wanted.since is not None:
-        query = query.where(SessionRow.started_at >= wanted.since)
-    if wanted.topic is not None:
-        query = query.where(exists().where(TurnRow.session_id == SessionRow.id, TurnRow.topic == wanted.topic))
-    if wanted.min_score is not None:
-        query = query.where(scores.c.average >= wanted.min_score)
-    if wanted.max_score is not None:
-        query = query.where(scores.c.average <= wanted.max_score)
-    return query.limit(wanted.limit) if wanted.limit is not None else query
-
-
-def _topics_by_session(session: Session, session_ids: list[int]) -> dict[int, list[str]]:
-    if not session_ids:
-        return {}
-    rows = session.execute(
-        select(TurnRow.session_id, TurnRow.topic).distinct()
-        .where(TurnRow.session_id.in_(session_ids), TurnRow.topic.is_not(None))
-    ).all()
-    topics: dict[int, list[str]] = {}
-    for session_id, topic in rows:
-        topics.setdefault(session_id, []).append(topic)
-    return {k: sorted(v) for k, v in topics.items()}

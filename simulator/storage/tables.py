@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -137,6 +138,20 @@ class TurnRow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_s: Mapped[float | None] = mapped_column(Float)
     meta: Mapped[dict[str, Any] | None] = mapped_column(_JSON)
+    delivery: Mapped[dict[str, Any] | None] = mapped_column(_JSON)
+    """For a spoken answer: pace, fillers and pauses (``speech.delivery.Delivery``); never part of the grade."""
+
+
+class RecordingRow(Base):
+    """A spoken answer's audio, kept only when the candidate asked for it."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"), unique=True)
+    mime: Mapped[str] = mapped_column(String(60))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 class GradeRow(Base):
