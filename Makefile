@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(PY) -m streamlit run streamlit_app.py --server.address $(HOST)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -68,9 +68,14 @@ def engines() -> dict[str, str]:
 
 
 def chosen_engine() -> str:
+    """The engine picked in this browser session; the first one on offer when that one is gone (an endpoint
+    removed in Settings, say)."""
     options = engines()
     chosen = st.session_state.get(ENGINE_STATE)
-    return chosen if chosen in options else next(iter(options))
+    if chosen not in options:
+        st.session_state.pop(ENGINE_STATE, None)  # a stale choice would make the select box fail
+        return next(iter(options))
+    return chosen
 
 
 def transcribe(data: bytes, filename: str) -> Transcript:
@@ -112,8 +117,9 @@ def delivery_card(delivery: Delivery, key: str) -> None:
 def read_aloud(text: str, key: str) -> None:
     """Have the browser speak ``text`` (its own speech synthesis: no audio leaves or reaches the server).
 
-    The text travels as a JSON string literal with ``</`` broken up, so nothing in it can end the script."""
-    literal = json.dumps(text, ensure_ascii=True).replace("</", "<\\/")
+    The text travels as a JSON string literal with every ``<`` escaped, so nothing in it can end the script or open
+    a comment inside it."""
+    literal = json.dumps(text, ensure_ascii=True).replace("<", "\\u003c")
     st.html(f"""<span data-read-aloud="{html.escape(key)}" hidden></span><script>
 (() => {{
   const synth = window.speechSynthesis;

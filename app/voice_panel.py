@@ -29,6 +29,7 @@ def voice_panel(waiting: TurnRecord) -> None:
         return
     with st.container(border=True, key="voice-panel"):
         engines = services.speech_engines()
+        services.speech_engine()  # forgets a choice that is no longer on offer before the select box is drawn
         if len(engines) > 1:
             st.selectbox("Speech model", list(engines), format_func=engines.get, key=services.SPEECH_ENGINE_STATE)
         recording = st.audio_input("Record your answer", key=f"recording-{waiting.id}")

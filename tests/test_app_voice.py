@@ -4,6 +4,7 @@ delivery measures; the recording itself only when the candidate keeps it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -151,3 +152,20 @@ def test_a_failing_transcription_endpoint_falls_back_to_the_offline_model_and_sa
     assert any("transcription endpoint failed" in w.value and "offline:tiny.en" in w.value for w in at.warning)
     heard = at.text_area(key=f"spoken-text-{turn_id}").value
     assert "retrieval" in heard.lower()
+
+
+def _read_aloud_script(text: str) -> None:
+    from app import widgets
+
+    widgets.read_aloud(text, key="7")
+
+
+def test_text_read_aloud_cannot_break_out_of_its_script():
+    text = "Say </script><script>alert(1)</script> and <!-- <script> too, \u2028 then 'quotes' \"too\""
+    at = AppTest.from_function(_read_aloud_script, args=(text,)).run()
+    assert not at.exception, at.exception
+    body = at.get("html")[0].proto.body
+    script = body.split("<script>", 1)[1].rsplit("</script>", 1)[0]
+    assert "<" not in script, "the only tags are the app's own"
+    literal = script.split("new SpeechSynthesisUtterance(", 1)[1].split(");", 1)[0]
+    assert json.loads(literal) == text, "the browser is handed exactly the text"
