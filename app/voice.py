@@ -24,6 +24,7 @@ from simulator.storage.records import Recording
 ENGINE_STATE = "voice_engine"
 """``st.session_state`` key of the transcription engine chosen in this browser session."""
 ENDPOINT_ENGINE = "endpoint"
+_CAPTION_STYLE = "font-size: 0.875rem; opacity: 0.65; margin: 0"
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ def delivery_card(delivery: Delivery, key: str) -> None:
                             "literally")
         pauses.metric("Long pauses", len(delivery.long_pauses) if delivery.timed else "n/a",
                       help="Silences of 2 s or more between words (needs word timings from the speech model).")
-        st.caption(f"Spoke for {delivery.speaking_s:.0f} s of a {delivery.audio_s:.0f} s recording · "
-                   f"transcribed by {delivery.engine or 'a speech model'}")
+        # the engine can name an endpoint's model, which is configuration, not our words: escaped, never Markdown
+        st.html(f'<p style="{_CAPTION_STYLE}">Spoke for {delivery.speaking_s:.0f} s of a {delivery.audio_s:.0f} s '
+                f'recording · transcribed by {html.escape(delivery.engine or "a speech model")}</p>')
         for note in delivery.notes:
             st.markdown(f"- {note}")
         if not delivery.notes:
