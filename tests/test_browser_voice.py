@@ -8,14 +8,13 @@ Skipped on a developer machine without Chromium; with ``CI`` set a missing brows
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.speech_audio import espeak
 from tests.test_browser import (
     ARTIFACTS,
     CHROMIUM_ARGS,
@@ -39,13 +38,9 @@ if (window.speechSynthesis) {
 
 @pytest.fixture
 def microphone_wav(tmp_path: Path) -> Path:
-    """What the fake microphone plays: a short silence, then the answer, then silence (espeak-ng, 16-bit WAV)."""
-    if shutil.which("espeak-ng") is None:
-        if os.environ.get("CI"):
-            pytest.fail("espeak-ng is missing (apt-get install espeak-ng)")
-        pytest.skip("espeak-ng is not installed")
+    """What the fake microphone plays (on a loop): the answer spoken by espeak-ng, as a 16-bit WAV."""
     path = tmp_path / "microphone.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), SPOKEN], check=True)
+    espeak(SPOKEN, path, "-s", "150")
     return path
 
 

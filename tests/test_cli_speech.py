@@ -4,38 +4,23 @@ offline speech model (tiny.en) on the JFK fixture and on answers spoken by espea
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import jiwer
 import pytest
 
-from simulator.cli.speech import delivery_summary
 from simulator.speech.delivery import Delivery, Pause
 from simulator.speech.transcribe import Transcript
 from simulator.storage.store import Store
 from tests import fake_llm_server as fake
+from tests.speech_audio import JFK, JFK_TEXT, espeak, wer
 
-ROOT = Path(__file__).resolve().parent.parent
-JFK = ROOT.parent / "shared" / "fixtures" / "audio" / "jfk.flac"
-JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 RAG_ANSWER = ("I would choose retrieval augmented generation when the facts change often, because the index can be "
               "updated without any training. Fine-tuning changes how the model behaves and writes, not what it "
               "knows. So for a support assistant over fresh documents I would pick retrieval first.")
 TYPED = "Fine-tuning with LoRA trains small adapters and keeps the base weights frozen."
 
 pytestmark = pytest.mark.slow
-
-
-def words(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
-
-
-def wer(reference: str, heard: str) -> float:
-    return jiwer.wer(words(reference), words(heard))
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +33,10 @@ def jfk() -> Path:
 @pytest.fixture
 def speak(tmp_path):
     """``speak(name, text)``: a WAV of ``text`` spoken by espeak-ng (skipped without it, failed on CI)."""
-    if shutil.which("espeak-ng") is None:
-        if os.environ.get("CI"):
-            pytest.fail("espeak-ng is needed on CI to generate spoken answers")
-        pytest.skip("espeak-ng is not installed")
 
     def say(name: str, text: str) -> Path:
-        path = tmp_path / name
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True, timeout=60)
-        return path
+        espeak(text, tmp_path / name, "-s", "150")
+        return tmp_path / name
 
     return say
 
@@ -178,9 +158,9 @@ def test_transcripts_are_printed_without_terminal_escapes(transcribe, tmp_path, 
 def test_delivery_summary_line():
     delivery = Delivery(audio_s=30, speaking_s=28, words=62, wpm=132.4, fillers={"um": 1, "like": 1},
                         long_pauses=[Pause(at_s=9.5, length_s=2.4)])
-    assert delivery_summary(delivery) == "132 wpm, 2 fillers (um ×1, like ×1), 1 long pause"
+    assert delivery.summary() == "30 s · 132 wpm · 2 fillers (um ×1, like ×1) · 1 long pause"
     quiet = Delivery(audio_s=5, speaking_s=5, words=3, wpm=None, timed=False)
-    assert delivery_summary(quiet) == "pace not measured, no fillers, pauses not measured"
+    assert quiet.summary() == "5 s · pace not measured · 0 fillers · pauses not measured"
 
 
 # ---------------------------------------------------------------- interview --answers
@@ -199,7 +179,7 @@ def test_spoken_and_typed_answers_in_one_interview(run_cli, cli_env, speak, tmp_
     assert run.returncode == 0, run.stderr
     echoed = re.search(r"^You \(spoken, a\.wav, (\d+\.\d) s\): (.+)$", run.stdout, re.MULTILINE)
     assert echoed, run.stdout
-    assert re.search(r"^  delivery: \d+ wpm, (no fillers|\d+ fillers? \(.+\)), (no|\d+) long pauses?$", run.stdout,
+    assert re.search(r"^  delivery: \d+ s · \d+ wpm · \d+ fillers?( \(.+\))? · \d+ long pauses?$", run.stdout,
                      re.MULTILINE), run.stdout
     assert run.stdout.index("Score ") < run.stdout.index("  delivery: "), "the delivery line follows the grade card"
     assert f"You: {TYPED}" in run.stdout

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from pydantic import BaseModel, ConfigDict
 
-from simulator.cli.speech import FileProblem, delivery_summary, is_audio, offline_transcriber, transcribe_file
+from simulator.cli.speech import FileProblem, is_audio, offline_transcriber, transcribe_file
 from simulator.grading.contract import Grade
 from simulator.interview.plan import PlanError
 from simulator.interview.runner import InterviewError, InterviewRunner, Step, awaiting_turn
@@ -233,7 +233,7 @@ def _take_spoken(runner: InterviewRunner, session_id: int, answer: SpokenAnswer,
               f"{export.terminal_safe(heard.text)}\n")
     step = runner.advance(session_id, heard.text, duration_s=heard.audio_s, delivery=delivery)
     _print_result(step, out)
-    _say(out, f"  delivery: {delivery_summary(delivery)}\n")
+    _say(out, f"  delivery: {delivery.summary()}\n")
     for note in delivery.notes:
         _say(out, f"    - {export.terminal_safe(note)}\n")
     return True

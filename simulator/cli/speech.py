@@ -79,27 +79,6 @@ def transcribe_file(path: Path, transcriber: Transcriber) -> Transcript:
     return heard
 
 
-def delivery_summary(delivery: Delivery) -> str:
-    """One line: ``132 wpm, 2 fillers (um ×1, like ×1), 1 long pause``."""
-    pace = "pace not measured" if delivery.wpm is None else f"{delivery.wpm:.0f} wpm"
-    return f"{pace}, {_fillers(delivery)}, {_pauses(delivery)}"
-
-
-def _fillers(delivery: Delivery) -> str:
-    count = delivery.filler_count
-    if not count:
-        return "no fillers"
-    listed = ", ".join(f"{name} ×{n}" for name, n in delivery.fillers.items())
-    return f"{count} filler{'' if count == 1 else 's'} ({listed})"
-
-
-def _pauses(delivery: Delivery) -> str:
-    if not delivery.timed:
-        return "pauses not measured"
-    count = len(delivery.long_pauses)
-    return f"{count or 'no'} long pause{'' if count == 1 else 's'}"
-
-
 def delivery_details(delivery: Delivery, indent: str = "  ") -> list[str]:
     """Every measure on its own line, then the advice."""
     fillers = ", ".join(f"{name} ×{n}" for name, n in delivery.fillers.items()) or "none"
