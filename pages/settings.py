@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 from pydantic import ValidationError
 
-from app import services
+from app import services, widgets
 from app.services import LLMConfig, SavedSettings, scrub_secrets
 
 URL, MODEL, TIMEOUT, KEY_INPUT = "settings_base_url", "settings_model", "settings_timeout", "settings_api_key"
@@ -46,6 +46,7 @@ def main() -> None:
     with status:
         _current_endpoint()
     _key_section()
+    _voice_section()
 
 
 def _form(saved: SavedSettings) -> str | None:
@@ -202,6 +203,18 @@ def _key_section() -> None:
     if services.has_typed_key():
         st.button("Forget the typed key", icon=":material/key_off:", on_click=services.forget_key)
 
+
+
+def _voice_section() -> None:
+    st.subheader("Answering by voice")
+    st.markdown("Spoken answers are transcribed on this server by one of these engines; each candidate picks one "
+                "in the voice panel under a question (**Answer by voice**):")
+    for label in services.speech_engines().values():
+        widgets.literal_caption(f"• {label}")  # an endpoint's model name is configuration, shown as typed
+    st.caption("`SIMULATOR_SPEECH_MODEL` sets the default offline model (tiny.en or base); "
+               "`SIMULATOR_TRANSCRIBER_LLM_MODEL` the endpoint's (whisper-1). The transcript and the delivery "
+               "measures are stored with each spoken answer; the recording only when the candidate ticks **Keep "
+               "the recording**.")
 
 
 main()

@@ -238,3 +238,12 @@ def test_keys_and_endpoints_from_st_secrets_follow_the_same_rule(settings_file, 
         click(app, "Test connection")
         assert KEY not in str(visitor.headers[-1])
     assert KEY not in page_text(app)
+
+
+def test_the_voice_engines_on_offer_are_listed(settings_file, monkeypatch):
+    app = open_settings()
+    assert "Offline: tiny.en" in page_text(app) and "Offline: base" in page_text(app)
+    assert "Endpoint:" not in page_text(app), "no endpoint is configured"
+    monkeypatch.setenv("SIMULATOR_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("SIMULATOR_TRANSCRIBER_LLM_MODEL", "my-whisper")
+    assert "Endpoint: my-whisper" in page_text(open_settings())
