@@ -158,7 +158,6 @@ SpokenAnswer = voice.SpokenAnswer
 speech_engines = voice.engines
 speech_engine = voice.chosen_engine
 SPEECH_ENGINE_STATE = voice.ENGINE_STATE
-speech_model_loaded = voice.speech_model_loaded
 transcribe = voice.transcribe
 fingerprint = voice.fingerprint
 

@@ -49,11 +49,6 @@ def offline_transcriber(model: str | None = None) -> OfflineTranscriber:
     return _offline(model or loaded.speech_model, str(loaded.data_dir))
 
 
-def speech_model_loaded() -> bool:
-    """Whether this process has loaded the default offline speech model yet (it loads on the first recording)."""
-    return offline_transcriber().loaded
-
-
 def engines() -> dict[str, str]:
     """The transcription engines on offer here, by key, with a label for each."""
     default = settings().speech_model
