@@ -39,14 +39,9 @@ class SpokenAnswer:
     """The audio, only when the candidate chose to keep it."""
 
 
-@st.cache_resource(show_spinner=False)
-def _offline(model: str, data_dir: str) -> OfflineTranscriber:
-    return offline(model, Path(data_dir))
-
-
 def offline_transcriber(model: str | None = None) -> OfflineTranscriber:
     loaded = settings()
-    return _offline(model or loaded.speech_model, str(loaded.data_dir))
+    return offline(model or loaded.speech_model, loaded.data_dir)  # one per process and model (lru_cache)
 
 
 def engines() -> dict[str, str]:
